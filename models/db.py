@@ -1,0 +1,82 @@
+"""Opening and closing the ORM: one Tortoise app ``models`` on one asyncpg pool.
+
+``connect``/``disconnect`` are for processes (edge lifecycle, the worker middleware): they set
+the global fallback context, so actor tasks and request handlers created from other contexts
+see the ORM (baseline pitfall 1). ``isolated`` is for short tools and tests that must not
+disturb (or depend on) that global state, e.g. ``models.seed``.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from tortoise import Tortoise
+from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.context import TortoiseContext
+
+from models import MODEL_MODULES
+
+#: Name of the one Tortoise connection.
+CONNECTION = "default"
+
+_SCHEMES = {"postgres", "postgresql", "asyncpg"}
+
+
+def asyncpg_dsn(url: str) -> str:
+    """``url`` (``postgresql://``, ``postgres://`` or ``asyncpg://``) as a DSN asyncpg accepts."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in _SCHEMES:
+        raise ValueError(f"not a PostgreSQL URL: {scheme or url!r}")
+    return f"postgresql://{rest}"
+
+
+def tortoise_config(url: str, *, max_size: int = 10) -> dict[str, Any]:
+    """The ``Tortoise.init(config=...)`` dict for ``url`` with a pool of at most ``max_size``.
+
+    Accepts ``postgresql://`` and ``postgres://`` URLs; a ``sslmode`` query parameter is passed
+    to asyncpg as ``ssl``.
+    """
+    parts = urllib.parse.urlsplit(asyncpg_dsn(url))
+    query = urllib.parse.parse_qsl(parts.query)
+    sslmode = [value for key, value in query if key == "sslmode"]
+    rest = urllib.parse.urlencode([(key, value) for key, value in query if key != "sslmode"])
+    connection = expand_db_url(urllib.parse.urlunsplit(parts._replace(query=rest)))
+    credentials: dict[str, Any] = connection["credentials"]
+    if sslmode:
+        credentials["ssl"] = sslmode[-1]
+    credentials["minsize"] = 1
+    credentials["maxsize"] = max(1, max_size)
+    return {
+        "connections": {CONNECTION: connection},
+        "apps": {"models": {"models": list(MODEL_MODULES), "default_connection": CONNECTION}},
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def connect(url: str, *, max_size: int = 10) -> None:
+    """Initialise the ORM for this process (global fallback context; see module docstring)."""
+    await Tortoise.init(
+        config=tortoise_config(url, max_size=max_size), _enable_global_fallback=True
+    )
+
+
+async def disconnect() -> None:
+    """Close the pool opened by ``connect`` and drop the global context."""
+    await Tortoise.close_connections()
+
+
+@asynccontextmanager
+async def isolated(url: str, *, max_size: int = 2) -> AsyncIterator[TortoiseContext]:
+    """An ORM context of its own for the current task, closed on exit.
+
+    Inside the ``async with`` block model queries use this context's pool, whatever
+    ``connect`` may have set up globally.
+    """
+    context = TortoiseContext()
+    async with context:
+        await context.init(config=tortoise_config(url, max_size=max_size))
+        yield context
