@@ -1,0 +1,1 @@
+"""Email capability: the ``send_email`` actor, its templates and their renderer."""

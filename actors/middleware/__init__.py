@@ -1,0 +1,1 @@
+"""Dramatiq middleware of the worker: database lifecycle, job tracking, policy-aware retries."""
