@@ -1,0 +1,74 @@
+"""Request ids and structured access logs.
+
+Each request gets an id: the caller's `X-Request-ID` when it is a short token-like value,
+otherwise a new one. It is on `request.ctx.request_id`, echoed in the `X-Request-ID` response
+header, and in every access and error log line. The access line has method, route template
+(not the raw path: some paths carry one-time tokens), query parameter *names*, status,
+duration, client address and principal; never header values (Authorization, Cookie), bodies
+or query values.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from sanic import Request, Sanic
+from sanic.response import BaseHTTPResponse
+
+log = logging.getLogger("zerocancer.edge.access")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+
+def request_id_for(request: Request) -> str:
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    return incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
+
+
+def route_label(request: Request) -> str:
+    route = request.route
+    if route is not None:
+        return "/" + route.path.lstrip("/")
+    return "<unmatched>"
+
+
+def setup_access_log(app: Sanic[Any, Any]) -> None:
+    """Registers the request-id and access-log middleware."""
+
+    async def assign_request_id(request: Request) -> None:
+        request.ctx.request_id = request_id_for(request)
+        request.ctx.started_at = time.perf_counter()
+
+    async def write_access_log(request: Request, response: BaseHTTPResponse) -> None:
+        rid = getattr(request.ctx, "request_id", None) or request_id_for(request)
+        response.headers[REQUEST_ID_HEADER] = rid
+        started = getattr(request.ctx, "started_at", None)
+        principal = getattr(request.ctx, "principal", None)
+        log.info(
+            "%s %s %s",
+            request.method,
+            route_label(request),
+            response.status,
+            extra={
+                "request_id": rid,
+                "method": request.method,
+                "route": route_label(request),
+                "query_keys": sorted(request.args.keys()) or None,
+                "status": response.status,
+                "duration_ms": (
+                    round((time.perf_counter() - started) * 1000, 2) if started else None
+                ),
+                "client": request.remote_addr or request.ip,
+                "principal": f"{principal.kind}:{principal.id}" if principal else None,
+            },
+        )
+
+    # Registered first and with the extreme priorities: the id exists before any other
+    # middleware runs, and the access line is written after every other response middleware.
+    app.register_middleware(assign_request_id, "request", priority=1000)
+    app.register_middleware(write_access_log, "response", priority=-1000)

@@ -1,0 +1,79 @@
+"""The app factory: settings, logging, error handlers, access log and metrics middleware (with
+/metrics), OpenAPI, listeners, routes.
+
+Every module of `edge.routes` that defines `bp` (a Sanic Blueprint whose `url_prefix` is
+relative to `/api/v1`) is registered here automatically, so adding a route group needs no edit
+elsewhere. A route module may also define `setup(app)` to register its own listeners or
+middleware (e.g. a LISTEN connection); it is called after its blueprint is registered.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+from types import ModuleType
+from typing import Any
+
+from sanic import Blueprint, Sanic
+
+import edge.routes
+from edge.access import setup_access_log
+from edge.envelope import dumps
+from edge.errors import register_error_handlers
+from edge.lifecycle import setup_lifecycle
+from edge.logs import log_config
+from edge.metrics import setup_metrics
+from edge.openapi import setup_openapi
+from edge.settings import EdgeSettings
+
+API_PREFIX = "/api/v1"
+APP_NAME = "zerocancer"
+#: Methods the CORS preflight allows (as the reference does, auth.md 2.3).
+CORS_METHODS = "GET,HEAD,PUT,POST,DELETE,PATCH"
+
+
+def route_modules() -> list[ModuleType]:
+    """Every module of `edge.routes`, imported, in name order."""
+    names = sorted(info.name for info in pkgutil.iter_modules(edge.routes.__path__))
+    return [importlib.import_module(f"{edge.routes.__name__}.{name}") for name in names]
+
+
+def register_routes(app: Sanic[Any, Any]) -> list[Blueprint]:
+    registered: list[Blueprint] = []
+    for module in route_modules():
+        bp = getattr(module, "bp", None)
+        if isinstance(bp, Blueprint):
+            app.blueprint(bp, url_prefix=API_PREFIX + (bp.url_prefix or ""))
+            registered.append(bp)
+        setup = getattr(module, "setup", None)
+        if callable(setup):
+            setup(app)
+    return registered
+
+
+def configure(app: Sanic[Any, Any], settings: EdgeSettings) -> None:
+    app.config.FALLBACK_ERROR_FORMAT = "json"
+    # One origin with credentials, as the reference; same-origin deployments need none.
+    app.config.CORS_ORIGINS = settings.frontend_url
+    app.config.CORS_SUPPORTS_CREDENTIALS = True
+    app.config.CORS_METHODS = CORS_METHODS
+    app.config.CORS_ALLOW_HEADERS = "*"
+    app.config.CORS_EXPOSE_HEADERS = "X-Request-ID,Retry-After"
+    app.config.CORS_VARY_HEADER = True
+
+
+def create_app(settings: EdgeSettings | None = None, *, name: str = APP_NAME) -> Sanic[Any, Any]:
+    """A ready-to-serve edge; `settings` default to `EdgeSettings.from_env(os.environ)`."""
+    settings = settings or EdgeSettings.from_env(os.environ)
+    app: Sanic[Any, Any] = Sanic(name, log_config=log_config(), dumps=dumps)
+    app.ctx.settings = settings
+    configure(app, settings)
+    register_error_handlers(app)
+    setup_access_log(app)
+    setup_metrics(app)
+    setup_openapi(app)
+    setup_lifecycle(app)
+    register_routes(app)
+    settings.log_summary()
+    return app

@@ -1,0 +1,1 @@
+"""Authentication: tokens, cookies, passwords, API keys, the role guard and login throttling."""

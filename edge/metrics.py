@@ -1,0 +1,77 @@
+"""HTTP metrics: request duration and count by route template, method, status and SLO class.
+
+Also serves `/metrics` from the multiprocess directory, so every Sanic worker process of this
+edge is counted.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from typing import Any
+
+from sanic import Request, Sanic
+from sanic.response import BaseHTTPResponse, HTTPResponse, raw
+
+from edge.access import route_label
+from monitoring import metrics
+from monitoring.exposition import mark_process_dead, render_latest
+
+#: Route prefixes whose latency objective is not the CRUD one (first match wins).
+SLO_CLASS_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("/api/v1/analytics", "analytics"),
+    ("/api/v1/admin/analytics", "analytics"),
+    ("/api/v1/waitlist/trigger-matching", "matching"),
+    ("/api/v1/waitlist/matching", "matching"),
+    ("/api/v1/notifications/stream", "other"),
+    ("/api/v1/jobs", "other"),
+    ("/metrics", "other"),
+    ("/docs", "other"),
+)
+#: Methods that carry uploads or renders; they have no latency objective.
+UPLOAD_SUFFIXES = ("/upload", "/upload-results", "/files", "/pdf", "/download")
+
+
+@functools.lru_cache(maxsize=1024)
+def slo_class_for(route: str) -> str:
+    """The SLO class of a route template (cached: templates are few, requests many)."""
+    for prefix, slo_class in SLO_CLASS_PREFIXES:
+        if route.startswith(prefix):
+            return slo_class
+    if route.endswith(UPLOAD_SUFFIXES) or route == "<unmatched>":
+        return "other"
+    return "crud"
+
+
+def setup_metrics(app: Sanic[Any, Any]) -> None:
+    """Registers the timing middleware and the `/metrics` route."""
+
+    async def start_timer(request: Request) -> None:
+        request.ctx.metrics_started = time.perf_counter()
+
+    async def observe(request: Request, response: BaseHTTPResponse) -> None:
+        started = getattr(request.ctx, "metrics_started", None)
+        route = route_label(request)
+        if started is None or route == "/metrics":
+            return
+        labels = {
+            "route": route,
+            "method": request.method,
+            "status": str(response.status),
+            "slo_class": slo_class_for(route),
+        }
+        metrics.HTTP_REQUEST_DURATION.labels(**labels).observe(time.perf_counter() - started)
+        metrics.HTTP_REQUESTS.labels(**labels).inc()
+
+    async def serve_metrics(request: Request) -> HTTPResponse:
+        body, content_type = render_latest()
+        return raw(body, content_type=content_type)
+
+    async def forget_process(app: Sanic[Any, Any]) -> None:
+        mark_process_dead(os.getpid())
+
+    app.register_middleware(start_timer, "request", priority=900)
+    app.register_middleware(observe, "response", priority=-900)
+    app.add_route(serve_metrics, "/metrics", methods=["GET"], name="metrics")
+    app.register_listener(forget_process, "after_server_stop")

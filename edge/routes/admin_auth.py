@@ -1,0 +1,82 @@
+"""Admin account routes: /api/v1/admin (login, forgot-password, reset-password, create); the
+rest of /admin is in the admin routes."""
+
+from __future__ import annotations
+
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse
+
+from edge.auth.cookies import set_refresh_cookie
+from edge.auth.guards import requires_role
+from edge.deps import client_ip, settings_of, throttle_of
+from edge.envelope import ok
+from edge.errors import ApiError
+from edge.openapi import request_body
+from edge.schemas.auth import (
+    AdminCreateBody,
+    AdminForgotPasswordBody,
+    AdminLoginBody,
+    AdminResetPasswordBody,
+)
+from edge.services import admin_accounts, logins
+from edge.services.errors import InvalidCredentialsError
+from edge.validation import parse_body
+
+bp = Blueprint("admin_auth", url_prefix="/admin")
+
+
+@bp.post("/login", name="login_admin")
+@request_body(AdminLoginBody)
+async def login_admin(request: Request) -> HTTPResponse:
+    """Log in as an admin (8-hour access token); sets the refresh cookie."""
+    body = parse_body(request, AdminLoginBody)
+    settings = settings_of(request)
+    try:
+        result = await logins.login_admin(
+            email=body.email,
+            password=body.password,
+            client_ip=client_ip(request),
+            settings=settings,
+            throttle=throttle_of(request),
+        )
+    except InvalidCredentialsError as exc:
+        raise ApiError(exc.message, status=401) from None
+    user = {
+        "userId": result.account_id,
+        "email": result.email,
+        "fullName": result.full_name,
+        "profile": result.profile,
+    }
+    response = ok({"token": result.tokens.access, "user": user})
+    set_refresh_cookie(response, settings, result.tokens.refresh)
+    return response
+
+
+@bp.post("/forgot-password", name="forgot_admin_password")
+@request_body(AdminForgotPasswordBody)
+async def forgot_admin_password(request: Request) -> HTTPResponse:
+    """E-mail an admin password-reset link, if an admin has that address."""
+    body = parse_body(request, AdminForgotPasswordBody)
+    await admin_accounts.forgot_admin_password(body.email, throttle=throttle_of(request))
+    return ok({"message": "Reset email sent"})
+
+
+@bp.post("/reset-password", name="reset_admin_password")
+@request_body(AdminResetPasswordBody)
+async def reset_admin_password(request: Request) -> HTTPResponse:
+    """Set a new admin password with a reset token; ends the admin's other sessions."""
+    body = parse_body(request, AdminResetPasswordBody)
+    await admin_accounts.reset_admin_password(body.token, body.password)
+    return ok({"message": "Password reset successful"})
+
+
+@bp.post("/create", name="create_admin")
+@request_body(AdminCreateBody)
+@requires_role("admin")
+async def create_admin(request: Request) -> HTTPResponse:
+    """Create another admin account."""
+    body = parse_body(request, AdminCreateBody)
+    admin = await admin_accounts.create_admin(
+        full_name=body.full_name, email=body.email, password=body.password
+    )
+    return ok({"adminId": admin.id, "email": admin.email, "fullName": admin.full_name})

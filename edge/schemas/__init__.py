@@ -1,0 +1,1 @@
+"""Request models per route group (pydantic, validated by `edge.validation`)."""
