@@ -14,4 +14,5 @@ CAPABILITY_MODULES: list[str] = [
     "actors.payouts.actor",
     "actors.bulk",
     "actors.matching.actor",
+    "actors.scheduled_optional",
 ]

@@ -256,3 +256,28 @@ class RunMonthlyPayouts(Message):
     queue_name: ClassVar[str] = "payouts"
 
     trigger: str = "schedule"
+
+
+# --- scheduled jobs, optional (scheduled-jobs.md 4.5, 4.6; actors in actors.scheduled_optional)
+
+
+@dataclass(frozen=True, slots=True)
+class SendAppointmentReminders(Message):
+    """One hourly reminder sweep (APPOINTMENT_REMINDERS_ENABLED): SCHEDULED appointments 23-24 h
+    after ``slot`` (ISO UTC, the schedule slot) get a notification and an e-mail, once each."""
+
+    actor_name: ClassVar[str] = "send_appointment_reminders"
+    queue_name: ClassVar[str] = "scheduled"
+
+    slot: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeResultFiles(Message):
+    """Delete the stored bytes of local result files soft-deleted more than ``older_than_days``
+    ago (RESULT_FILE_PURGE_DAYS); the file rows stay as history."""
+
+    actor_name: ClassVar[str] = "purge_result_files"
+    queue_name: ClassVar[str] = "bulk"
+
+    older_than_days: int = 90
