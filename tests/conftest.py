@@ -42,6 +42,7 @@ TEST_ENV = {
     "STORAGE_DIR": str(VAR / "storage"),
     "ZEROCANCER_METRICS_DIR": str(VAR / "metrics"),
     "PAYSTACK_SECRET_KEY": "sk_test_" + RUN_ID,
+    "PAYSTACK_BASE_URL": f"http://127.0.0.1:{free_port()}",  # tests/sandbox/conftest_paystack.py
     "ZEROCANCER_ENV": "test",
 }
 os.environ.update(TEST_ENV)

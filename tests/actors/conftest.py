@@ -55,9 +55,14 @@ async def runtime_database_url() -> AsyncIterator[str]:
             await admin.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def runtime_orm(runtime_database_url: str) -> AsyncIterator[None]:
-    """The ORM on the scratch database, for this test context only."""
+    """The ORM on the scratch database, for this one test.
+
+    Function scope on purpose: a session-scoped isolated context would stay current in every
+    later test of the run (pytest-asyncio carries fixture contexts into tests), sending their
+    queries to this scratch database instead of the session one.
+    """
     from models.db import isolated
 
     async with isolated(runtime_database_url, max_size=4):
