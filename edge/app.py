@@ -21,10 +21,13 @@ import edge.routes
 from edge.access import setup_access_log
 from edge.envelope import dumps
 from edge.errors import register_error_handlers
+from edge.input_guard import setup_input_guard
+from edge.jobs import setup_jobs
 from edge.lifecycle import setup_lifecycle
 from edge.logs import log_config
 from edge.metrics import setup_metrics
 from edge.openapi import setup_openapi
+from edge.relay_task import setup_relay
 from edge.settings import EdgeSettings
 
 API_PREFIX = "/api/v1"
@@ -70,10 +73,13 @@ def create_app(settings: EdgeSettings | None = None, *, name: str = APP_NAME) ->
     app.ctx.settings = settings
     configure(app, settings)
     register_error_handlers(app)
+    setup_input_guard(app)
     setup_access_log(app)
     setup_metrics(app)
     setup_openapi(app)
     setup_lifecycle(app)
+    setup_jobs(app)
+    setup_relay(app)
     register_routes(app)
     settings.log_summary()
     return app

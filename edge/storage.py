@@ -92,6 +92,11 @@ def clean_file_name(name: str, extension: str) -> str:
     return base[:255]
 
 
+def printable_name(name: str) -> str:
+    """The client's file name as given, minus control characters (PostgreSQL refuses NUL)."""
+    return _CONTROL.sub("", name)
+
+
 def clean_file_path(path: str | None, file_name: str) -> str:
     """Client-supplied relative path without leading `/` and `..` segments (≤ 500), or the name."""
     if not path:

@@ -109,11 +109,23 @@ def _issues(model: type[BaseModel], exc: ValidationError) -> list[dict[str, Any]
     return issues
 
 
+#: A NUL character in a JSON body, escaped or raw (PostgreSQL text cannot hold one).
+_JSON_NUL = (b"\\u0000", b"\x00")
+
+
+def refuse_nul_in_json(body: bytes) -> None:
+    """400 when a JSON body carries a NUL character anywhere."""
+    lowered = body.lower()
+    if any(marker in lowered for marker in _JSON_NUL):
+        raise ValidationFailed("The request body contains a NUL character")
+
+
 def json_body(request: Request, *, err_code: str | None = None) -> Any:
     """The request's JSON value: `{}` without a JSON content type, 400 when it does not parse."""
     content_type = request.headers.get("content-type", "")
     if "json" not in content_type.lower():
         return {}
+    refuse_nul_in_json(request.body or b"")
     try:
         return json.loads(request.body or b"")
     except (ValueError, UnicodeDecodeError):

@@ -40,6 +40,7 @@ from edge.storage import (
     default_storage,
     detect_type,
     file_settings,
+    printable_name,
     result_key,
 )
 from edge.uploads import MultipartError, MultipartReader, boundary_of
@@ -274,7 +275,7 @@ async def _upload_multipart(
                     content_type=kind.content_type,
                     size=staged.size,
                     sha256=staged.sha256,
-                    original_name=filename[:255],
+                    original_name=printable_name(filename)[:255],
                 )
             )
         answer = await results.record_upload(
