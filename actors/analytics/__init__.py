@@ -1,0 +1,1 @@
+"""Analytics capability: set-based report SQL, snapshots, the refresh actor and report files."""
