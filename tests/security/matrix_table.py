@@ -416,6 +416,10 @@ ROWS: tuple[Row, ...] = (
     ),
     Row("GET", "/api/v1/admin/config/matching", ADMIN),
     Row("PUT", "/api/v1/admin/config/matching", ADMIN, body=_json({})),
+    # -- admin waitlist analytics and system health (analytics.md 7, 8) -----------------------
+    Row("GET", "/api/v1/admin/waitlist", ADMIN),
+    Row("GET", "/api/v1/admin/waitlist", ADMIN, query={"groupBy": "state"}, variant="aggregation"),
+    Row("GET", "/api/v1/admin/system/health", ADMIN),
     # -- analytics (analytics.md 1: admin only, D-AN-1) ----------------------------------------
     Row("GET", "/api/v1/analytics/dashboard", ADMIN),
     Row("GET", "/api/v1/analytics/reports/time", ADMIN),
