@@ -9,6 +9,7 @@ Middleware order matters (``emit_before`` runs in list order, ``emit_after`` in 
 2. ``DatabaseLifecycle``: the ORM on that loop (after it: the loop exists first, the ORM closes
    before the loop stops);
 3. ``JobTracking``: before the retry logic, so its after-hook sees whether Retries gave up;
+   ``JobMetrics`` likewise (job outcomes), then ``WorkerHeartbeat`` (needs the loop);
 4. ``AgeLimit``, ``TimeLimit``, ``ShutdownNotifications``, ``Callbacks``, ``Pipelines``;
 5. ``PolicyRetries``: Dramatiq's Retries plus rate-limit waits and retry windows;
 6. ``CurrentMessage``.
@@ -35,7 +36,9 @@ from actors import policy, rate_limits
 from actors.contracts.messages import all_messages
 from actors.contracts.relay import CallbackPublisher
 from actors.middleware.database import DatabaseLifecycle
+from actors.middleware.heartbeat import WorkerHeartbeat
 from actors.middleware.jobs import JobTracking
+from actors.middleware.metrics import JobMetrics
 from actors.middleware.retries import PolicyRetries
 from actors.settings import WorkerSettings, use
 
@@ -54,6 +57,9 @@ def build_middleware(
         )
     middleware += [
         JobTracking(settings.database_url, heartbeat_interval=settings.job_heartbeat_seconds),
+        JobMetrics(),
+        # At most once a second: the row says "alive", it need not follow running jobs closely.
+        WorkerHeartbeat(settings.database_url, interval=max(1.0, settings.job_heartbeat_seconds)),
         AgeLimit(),
         TimeLimit(),
         ShutdownNotifications(),

@@ -8,6 +8,11 @@ on that broker as they register.
 (process supervision, signals, log forwarding) on this module. Under embedded defaults (no
 BROKER_URL) the broker lives in this one process, so the command runs a Dramatiq ``Worker`` here
 together with the outbox relay, which hands messages to it.
+
+``--metrics-port P [--metrics-host H]`` serves ``/metrics`` for every worker process of this
+machine from one extra Dramatiq fork process (loopback unless told otherwise; docker-compose
+passes 0.0.0.0). The worker processes share ``ZEROCANCER_METRICS_DIR``, which the launcher
+clears of the previous run's files before forking (``actors.middleware.metrics``).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import importlib
 import logging
 import os
 import signal
+import sys
 import threading
 from collections.abc import Sequence
 
@@ -51,27 +57,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--queues", "-Q", nargs="*", help="consume only these queues")
     parser.add_argument("--processes", "-p", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--threads", "-t", type=int, default=8)
+    parser.add_argument(
+        "--metrics-port", type=int, default=None, help="serve /metrics on this port"
+    )
+    parser.add_argument("--metrics-host", default="127.0.0.1", help="address of the metrics server")
     args = parser.parse_args(argv)
     settings = WorkerSettings.from_env()
     if settings.embedded:
-        return run_embedded(settings, queues=args.queues, threads=args.threads)
+        metrics = None if args.metrics_port is None else (args.metrics_host, args.metrics_port)
+        return run_embedded(settings, queues=args.queues, threads=args.threads, metrics=metrics)
 
     from dramatiq.cli import main as dramatiq_main
     from dramatiq.cli import make_argument_parser
+
+    from actors.middleware.metrics import METRICS_HOST_ENV, METRICS_PORT_ENV, check_metrics_dir
 
     dramatiq_args = ["actors.worker", "--processes", str(args.processes)]
     dramatiq_args += ["--threads", str(args.threads)]
     if args.queues:
         dramatiq_args += ["--queues", *args.queues]
+    if check_metrics_dir() is None and args.metrics_port is not None:
+        print(
+            "zerocancer worker: --metrics-port needs ZEROCANCER_METRICS_DIR, a directory the "
+            "worker processes share (their metrics would otherwise show as zeros)",
+            file=sys.stderr,
+        )
+        return 2
+    if args.metrics_port is not None:
+        os.environ[METRICS_PORT_ENV] = str(args.metrics_port)
+        os.environ[METRICS_HOST_ENV] = args.metrics_host
+        dramatiq_args += ["--fork-function", "actors.middleware.metrics:serve_metrics"]
     parser = make_argument_parser()  # type: ignore[no-untyped-call]
     result: int = dramatiq_main(parser.parse_args(dramatiq_args))  # type: ignore[no-untyped-call]
     return result
 
 
 def run_embedded(
-    settings: WorkerSettings, *, queues: Sequence[str] | None = None, threads: int = 8
+    settings: WorkerSettings,
+    *,
+    queues: Sequence[str] | None = None,
+    threads: int = 8,
+    metrics: tuple[str, int] | None = None,
 ) -> int:
-    """Embedded defaults: a Worker on the in-process broker plus the relay feeding it."""
+    """Embedded defaults: a Worker on the in-process broker plus the relay feeding it;
+    ``metrics`` = (host, port) of a /metrics server in this process."""
     from actors.contracts.relay import Relay
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -79,6 +108,10 @@ def run_embedded(
     if not settings.database_url:
         log.error("DATABASE_URL is not set")
         return 2
+    if metrics is not None:
+        from monitoring.exposition import start_metrics_server
+
+        start_metrics_server(metrics[1], metrics[0])
     worker = dramatiq.Worker(broker, queues=set(queues) if queues else None, worker_threads=threads)
     worker.start()
     stop = threading.Event()

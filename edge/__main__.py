@@ -1,4 +1,4 @@
-"""`python -m edge [--host H] [--port P] [--workers N]` and `zerocancer edge`: serve the edge.
+"""`python -m edge [--host H] [--port P] [--workers N] [--no-relay]` and `zerocancer edge`.
 
 One worker (the default) runs in this process; more run under Sanic's worker manager, each
 building its app through the factory loader. Bad settings exit with status 2 and a message
@@ -8,6 +8,7 @@ before anything starts; a schema mismatch exits with status 3.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -30,6 +31,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=int(os.environ.get("EDGE_PORT", "8000")))
     parser.add_argument("--workers", type=int, default=int(os.environ.get("EDGE_WORKERS", "1")))
     parser.add_argument("--dev", action="store_true", help="Sanic debug mode with auto-reload")
+    parser.add_argument(
+        "--no-relay",
+        action="store_true",
+        help="run no outbox relay in the edge processes (`zerocancer relay` runs it)",
+    )
     return parser.parse_args(list(argv))
 
 
@@ -40,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"zerocancer edge: refusing to start: {exc}", file=sys.stderr)
         return 2
+    if args.no_relay:
+        settings = dataclasses.replace(settings, edge_relay=False)
     loader = AppLoader(factory=partial(create_app, settings))
     app = loader.load()
     single = args.workers <= 1 and not args.dev

@@ -10,6 +10,8 @@
 | `PARTNER_API_KEYS` | none; `name=key,name=key` |
 | `AUTH_COOKIE_SECURE` | `true` |
 | `REDIS_URL` | none: limiter state then lives in the process (`edge.auth.throttle`) |
+| `BROKER_URL` | none: no relay in the edge (the embedded worker relays in-process) |
+| `EDGE_RELAY` | `on`: every edge process relays the outbox (`edge.relay_task`); `off`: none |
 | `ZEROCANCER_EMBEDDED` | `false` |
 
 Attributes are the lower_snake names (`JWT_TOKEN_SECRET` -> `jwt_token_secret`).
@@ -84,6 +86,8 @@ class EdgeSettings:
     partner_api_keys: tuple[tuple[str, str], ...] = ()
     auth_cookie_secure: bool = True
     redis_url: str | None = None
+    broker_url: str | None = None
+    edge_relay: bool = True
     embedded: bool = False
     access_token_ttl: int = ACCESS_TOKEN_TTL
     admin_access_token_ttl: int = ADMIN_ACCESS_TOKEN_TTL
@@ -127,6 +131,8 @@ class EdgeSettings:
             partner_api_keys=_partner_keys(environ.get("PARTNER_API_KEYS", "")),
             auth_cookie_secure=_flag(environ, "AUTH_COOKIE_SECURE", True),
             redis_url=environ.get("REDIS_URL", "").strip() or None,
+            broker_url=environ.get("BROKER_URL", "").strip() or None,
+            edge_relay=_flag(environ, "EDGE_RELAY", True),
             embedded=embedded,
             defaults_in_use=tuple(defaults),
         )

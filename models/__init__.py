@@ -34,6 +34,8 @@ MODEL_MODULES: list[str] = [
     "models.store",
     "models.jobs",
     "models.outbox",
+    "models.heartbeats",
+    "models.job_requeues",
     "models.files",
     "models.analytics",
     "models.auth",

@@ -11,6 +11,12 @@ notifications and for delayed rows coming due.
 
 No Dramatiq and no pika here: the edge runs this module on its own event loop. ``aio_pika`` is
 imported only when an ``AmqpPublisher`` is used.
+
+Metrics (``monitoring.metrics``, imported on first use so that ``zerocancer relay`` can prepare
+the multiprocess directory first): ``zerocancer_relay_published_messages_total`` per queue once
+rows are confirmed and marked sent, and every ``BACKLOG_INTERVAL`` seconds
+``zerocancer_outbox_backlog_messages`` / ``zerocancer_outbox_oldest_unsent_age_seconds`` per
+queue (0 for queues with nothing due), also kept in ``RelayStats`` for readiness checks.
 """
 
 from __future__ import annotations
@@ -29,9 +35,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 import asyncpg
 
 from actors.contracts import wire
+from actors.contracts.messages import all_messages
 from models.db import asyncpg_dsn
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     import aio_pika.abc
 
 log = logging.getLogger(__name__)
@@ -42,6 +51,8 @@ DEFAULT_BATCH_SIZE = 500
 DEFAULT_POLL_INTERVAL = 1.0
 #: Longest pause between attempts while the broker or the database is failing, in seconds.
 MAX_FAILURE_BACKOFF = 5.0
+#: Seconds between two measures of the outbox backlog (metrics and ``RelayStats``).
+BACKLOG_INTERVAL = 5.0
 #: How long Dramatiq keeps a dead message (its ``dramatiq_dead_message_ttl``, default 7 days).
 DEAD_MESSAGE_TTL_MS = int(
     os.getenv("dramatiq_dead_message_ttl", str(86_400_000 * 7))  # noqa: SIM112, Dramatiq's name
@@ -60,6 +71,13 @@ _MARK_SENT_SQL = "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])
 _NEXT_DUE_SQL = """
 SELECT EXTRACT(EPOCH FROM (min(available_at) - now()))::float8 AS seconds
 FROM outbox WHERE sent_at IS NULL AND available_at > now()
+"""
+#: Due, unsent rows per queue and the age of the oldest (served by ``outbox_pending_idx``).
+BACKLOG_SQL = """
+SELECT queue_name, count(*) AS pending,
+       EXTRACT(EPOCH FROM (now() - min(available_at)))::float8 AS oldest_age
+FROM outbox WHERE sent_at IS NULL AND available_at <= now()
+GROUP BY queue_name
 """
 
 
@@ -232,7 +250,7 @@ class AmqpPublisher:
 
 @dataclass
 class RelayStats:
-    """Counters for readiness checks and tests (metrics are for later)."""
+    """Counters for readiness checks and tests (the metrics are in ``monitoring.metrics``)."""
 
     published: int = 0
     batches: int = 0
@@ -240,6 +258,11 @@ class RelayStats:
     last_error: str | None = None
     listening: bool = False
     listener_connects: int = 0
+    #: Whether the last batch reached the broker (None before the first non-empty batch).
+    broker_ok: bool | None = None
+    #: Due, unsent rows and the age of the oldest, as last measured (None before that).
+    backlog: int | None = None
+    oldest_unsent_age: float | None = None
 
 
 class Relay:
@@ -267,6 +290,8 @@ class Relay:
         self.poll_interval = poll_interval
         self.listen = listen
         self.stats = RelayStats()
+        self._queues = {message.queue_name for message in all_messages()}
+        self._next_backlog = 0.0
         self._pool: asyncpg.Pool | None = None
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
@@ -291,15 +316,55 @@ class Relay:
             if not rows:
                 return 0
             outgoing = [_outgoing(row["queue_name"], row["message"]) for row in rows]
-            confirmed = await self.publisher.publish(outgoing)
+            try:
+                confirmed = await self.publisher.publish(outgoing)
+            except Exception:
+                self.stats.broker_ok = False
+                raise
             sent = [row["id"] for row, ok in zip(rows, confirmed, strict=True) if ok]
             if sent:
                 await connection.execute(_MARK_SENT_SQL, sent)
         self.stats.batches += 1
         self.stats.published += len(sent)
+        self.stats.broker_ok = bool(sent)
+        published: dict[str, int] = {}
+        for message, ok in zip(outgoing, confirmed, strict=True):
+            if ok:
+                published[message.queue_name] = published.get(message.queue_name, 0) + 1
+        metrics = _metrics()
+        for queue_name, count in published.items():
+            metrics.RELAY_PUBLISHED.labels(queue=queue_name).inc(count)
         if not sent:
             raise RelayError(f"none of {len(rows)} outbox rows could be published")
         return len(sent)
+
+    async def measure_backlog(self) -> dict[str, tuple[int, float]]:
+        """Due, unsent rows per queue and the oldest one's age in seconds; sets the outbox
+        gauges (0 for every known queue with nothing due) and ``stats.backlog``."""
+        pool = await self._get_pool()
+        rows = await pool.fetch(BACKLOG_SQL)
+        found = {row["queue_name"]: (int(row["pending"]), float(row["oldest_age"])) for row in rows}
+        self._queues.update(found)
+        metrics = _metrics()
+        for queue_name in sorted(self._queues):
+            # Created at zero, so rate() sees the first publish of a queue (two samples).
+            metrics.RELAY_PUBLISHED.labels(queue=queue_name)
+            pending, age = found.get(queue_name, (0, 0.0))
+            metrics.OUTBOX_BACKLOG.labels(queue=queue_name).set(pending)
+            metrics.OUTBOX_OLDEST_UNSENT_AGE.labels(queue=queue_name).set(max(0.0, age))
+        self.stats.backlog = sum(pending for pending, _ in found.values())
+        self.stats.oldest_unsent_age = max((age for _, age in found.values()), default=0.0)
+        return found
+
+    async def _maybe_measure_backlog(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if now < self._next_backlog:
+            return
+        self._next_backlog = now + BACKLOG_INTERVAL
+        try:
+            await self.measure_backlog()
+        except Exception as error:
+            log.debug("outbox backlog not measured: %s", error)
 
     async def drain(self) -> int:
         """Runs batches until nothing is due; returns the number of rows sent."""
@@ -320,6 +385,7 @@ class Relay:
         try:
             while not stop_event.is_set():
                 self._wake.clear()
+                await self._maybe_measure_backlog()
                 try:
                     sent = await self.run_once()
                 except Exception as error:
@@ -413,6 +479,13 @@ class RelayError(RuntimeError):
     """A batch could not be published at all."""
 
 
+def _metrics() -> ModuleType:
+    """``monitoring.metrics``, imported on first use (see the module docstring)."""
+    from monitoring import metrics
+
+    return metrics
+
+
 def _outgoing(queue_name: str, message_json: str) -> Outgoing:
     data = json.loads(message_json)
     options = data.get("options") or {}
@@ -447,8 +520,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="zerocancer relay", description=main.__doc__)
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--poll-interval", type=float, default=DEFAULT_POLL_INTERVAL)
+    parser.add_argument(
+        "--metrics-port", type=int, default=None, help="serve /metrics on this port"
+    )
+    parser.add_argument("--metrics-host", default="127.0.0.1", help="address of the metrics server")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from monitoring.exposition import (
+        mark_process_dead,
+        prepare_from_environment,
+        start_metrics_server,
+    )
+
+    # This process is its own launcher: clear the previous run's metric files before any
+    # metric exists (BASELINE.md pitfalls 10-11).
+    prepare_from_environment(wipe=True)
 
     database_url = os.environ.get("DATABASE_URL")
     broker_url = os.environ.get("BROKER_URL")
@@ -464,6 +550,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         database_url, publisher, batch_size=args.batch_size, poll_interval=args.poll_interval
     )
 
+    if args.metrics_port is not None:
+        server, _thread = start_metrics_server(args.metrics_port, args.metrics_host)
+        log.info("relay metrics on http://%s:%d/metrics", args.metrics_host, server.server_port)
+
     async def serve() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -476,5 +566,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             await publisher.close()
         log.info("outbox relay stopped")
 
-    asyncio.run(serve())
+    try:
+        asyncio.run(serve())
+    finally:
+        mark_process_dead(os.getpid())
     return 0

@@ -9,6 +9,7 @@ from sanic.response import HTTPResponse
 from tortoise import connections
 
 from edge.envelope import ok, respond
+from edge.jobs import readiness
 from models.fingerprint import check_schema
 
 log = logging.getLogger("zerocancer.edge.health")
@@ -24,7 +25,11 @@ async def healthz(request: Request) -> HTTPResponse:
 
 @bp.get("/readyz", name="readyz")
 async def readyz(request: Request) -> HTTPResponse:
-    """Readiness: the database answers and its schema fingerprint matches this edge."""
+    """Readiness: the database answers and its schema fingerprint matches this edge.
+
+    `jobs` reports the broker path (relay, outbox backlog), fresh worker heartbeats and the
+    job_done listener; it does not gate readiness (the outbox and the breaker absorb those).
+    """
     checks: dict[str, str] = {}
     try:
         connection = connections.get("default")
@@ -42,10 +47,15 @@ async def readyz(request: Request) -> HTTPResponse:
             checks["schema"] = "mismatch"
     else:
         checks["schema"] = "unknown"
+    jobs = await readiness(request.app) if checks["database"] == "ok" else {}
     if all(value == "ok" for value in checks.values()):
-        return ok({"status": "ready", "checks": checks})
+        return ok({"status": "ready", "checks": checks, "jobs": jobs})
     return respond(
-        {"ok": False, "error": "Not ready", "data": {"status": "not_ready", "checks": checks}},
+        {
+            "ok": False,
+            "error": "Not ready",
+            "data": {"status": "not_ready", "checks": checks, "jobs": jobs},
+        },
         status=503,
         headers={"Retry-After": "5"},
     )

@@ -1,12 +1,9 @@
 """Waiting for a job with a deadline: LISTEN ``job_done`` on a pooled connection, re-read the row.
 
-The architecture's synchronous endpoints (receipts, payout processing, the monthly batch, the
-admin matching trigger) wait for their job like this and answer 202 with the job's address when
-the deadline passes first. A client may ask for a shorter wait with ``Prefer: wait=<seconds>``
-(RFC 7240); the server's own limit always applies.
-
-TODO(#jobs): replace with ``edge.jobs.JobWaiter`` once the runtime's shared waiter lands (one
-LISTEN connection per process instead of one per waiting request).
+Superseded by ``edge.jobs`` (``run_job``, ``JobWaiter``: one LISTEN connection per process and
+the workers' circuit breaker), which the donation, receipt, payout and admin routes use. Kept
+because ``edge.routes.waitlist`` imports it; move that caller to ``edge.jobs`` and delete this.
+A client may ask for a shorter wait with ``Prefer: wait=<seconds>`` (RFC 7240).
 """
 
 from __future__ import annotations

@@ -41,6 +41,8 @@ SYSTEM_TABLES = {
     "matching_config_overrides",
     "receipt_number_counters",
     "schema_version",
+    "worker_heartbeats",
+    "job_requeues",
 }
 
 
