@@ -71,7 +71,18 @@ def setup_metrics(app: Sanic[Any, Any]) -> None:
     async def forget_process(app: Sanic[Any, Any]) -> None:
         mark_process_dead(os.getpid())
 
+    async def create_error_series(app: Sanic[Any, Any]) -> None:
+        # rate() cannot see the first increment of a series that did not exist before it, so
+        # the first 5xx of a route would never reach the availability SLI: start them at 0.
+        for route in app.router.routes:
+            template = "/" + route.path.lstrip("/")
+            for method in route.methods:
+                metrics.HTTP_REQUESTS.labels(
+                    route=template, method=method, status="500", slo_class=slo_class_for(template)
+                ).inc(0)
+
     app.register_middleware(start_timer, "request", priority=900)
     app.register_middleware(observe, "response", priority=-900)
     app.add_route(serve_metrics, "/metrics", methods=["GET"], name="metrics")
+    app.register_listener(create_error_series, "before_server_start")
     app.register_listener(forget_process, "after_server_stop")
