@@ -28,7 +28,8 @@ class StartupRefusedError(RuntimeError):
 
 async def open_resources(app: Sanic[Any, Any]) -> None:
     settings: EdgeSettings = app.ctx.settings
-    await db.connect(settings.database_url)
+    # No session state is left on pooled connections by the edge, so skip the reset query.
+    await db.connect(settings.database_url, reset_sessions=False)
     try:
         await check_schema(connections.get("default"))
     except SchemaMismatchError as exc:
