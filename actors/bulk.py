@@ -37,7 +37,7 @@ from actors.contracts.messages import (
 )
 from actors.errors import InvalidMessageError
 from actors.middleware.jobs import current_job, report_progress
-from actors.policy import ActorPolicy, register
+from actors.policy import ActorPolicy, RateLimit, register
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ BULK_POLICY = ActorPolicy(
     min_backoff_ms=10_000,
     max_backoff_ms=300_000,
     time_limit_ms=1_800_000,
+    rate_limit=RateLimit("concurrent", 2, ttl_ms=1_900_000, retry_delay_ms=5_000),
     notes="imports upsert by natural key and exports rewrite their own file: reruns are safe",
 )
 

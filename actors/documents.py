@@ -43,7 +43,7 @@ from actors.contracts.messages import RenderReceipt, SendEmail
 from actors.contracts.outbox import Requester, enqueue
 from actors.errors import PermanentError
 from actors.middleware.jobs import current_job
-from actors.policy import ActorPolicy, register
+from actors.policy import ActorPolicy, RateLimit, register
 from actors.settings import current
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ DOCUMENTS_POLICY = ActorPolicy(
     min_backoff_ms=5_000,
     max_backoff_ms=600_000,
     time_limit_ms=60_000,
+    rate_limit=RateLimit("concurrent", 4, ttl_ms=90_000, retry_delay_ms=500),
     notes="one receipt per transaction (row lock); the PDF is rewritten atomically",
 )
 

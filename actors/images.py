@@ -22,7 +22,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from actors.contracts.messages import ProcessResultImage
 from actors.errors import PermanentError
-from actors.policy import ActorPolicy, register
+from actors.policy import ActorPolicy, RateLimit, register
 from actors.settings import WorkerSettings
 
 #: Largest image decoded, in pixels (a 40 Mpx photo is far beyond any scan we expect).
@@ -44,6 +44,7 @@ IMAGES_POLICY = ActorPolicy(
     min_backoff_ms=5_000,
     max_backoff_ms=300_000,
     time_limit_ms=120_000,
+    rate_limit=RateLimit("concurrent", 2, ttl_ms=150_000, retry_delay_ms=500),
     notes="derivatives are rewritten atomically, so a retry or a duplicate is harmless",
 )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from actors.contracts.messages import PurgeExpiredTokens
-from actors.policy import ActorPolicy, register
+from actors.policy import ActorPolicy, RateLimit, register
 
 log = logging.getLogger(__name__)
 
@@ -14,6 +14,7 @@ PURGE_POLICY = ActorPolicy(
     min_backoff_ms=60_000,
     max_backoff_ms=600_000,
     time_limit_ms=300_000,
+    rate_limit=RateLimit("concurrent", 1, ttl_ms=360_000, retry_delay_ms=10_000),
     notes="daily; deleting expired rows twice is harmless",
 )
 

@@ -29,7 +29,7 @@ from actors.contracts.messages import PurgeResultFiles, SendAppointmentReminders
 from actors.contracts.notifications import EMAIL_TEMPLATE, notify
 from actors.contracts.outbox import Requester, enqueue
 from actors.errors import InvalidMessageError
-from actors.policy import ActorPolicy, register
+from actors.policy import ActorPolicy, RateLimit, register
 from actors.settings import current as current_settings
 
 log = logging.getLogger(__name__)
@@ -108,6 +108,7 @@ REMINDER_POLICY = ActorPolicy(
     min_backoff_ms=60_000,
     max_backoff_ms=600_000,
     time_limit_ms=300_000,
+    rate_limit=RateLimit("concurrent", 1, ttl_ms=360_000, retry_delay_ms=10_000),
     notes="hourly, optional; one reminder per appointment and date-time (idempotency key)",
 )
 
@@ -196,6 +197,7 @@ PURGE_FILES_POLICY = ActorPolicy(
     min_backoff_ms=60_000,
     max_backoff_ms=900_000,
     time_limit_ms=1_800_000,
+    rate_limit=RateLimit("concurrent", 1, ttl_ms=1_900_000, retry_delay_ms=10_000),
     notes="daily, optional; deleting bytes already gone is a no-op",
 )
 

@@ -23,7 +23,7 @@ from actors.analytics import files, snapshots, windows
 from actors.contracts.messages import RenderAnalyticsReport
 from actors.errors import InvalidMessageError, PermanentError
 from actors.middleware.jobs import current_job
-from actors.policy import ActorPolicy, register
+from actors.policy import ActorPolicy, RateLimit, register
 
 #: The embedded font (package fonts-dejavu-core).
 FONT_PATH = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
@@ -38,6 +38,7 @@ REPORT_POLICY = ActorPolicy(
     min_backoff_ms=5_000,
     max_backoff_ms=60_000,
     time_limit_ms=180_000,
+    rate_limit=RateLimit("concurrent", 2, ttl_ms=200_000, retry_delay_ms=1_000),
     notes="rewrites its own file and stored_files row on a retry",
 )
 

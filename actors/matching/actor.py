@@ -43,7 +43,7 @@ from actors.matching import store
 from actors.matching.algorithm import decide
 from actors.matching.config import MatchingConfig, MatchingConfigError, MatchingSchedule
 from actors.middleware.jobs import current_job
-from actors.policy import ActorPolicy, register
+from actors.policy import ActorPolicy, RateLimit, register
 from models.base import new_id, utc_now
 from monitoring.metrics import MATCHING_RUN_DURATION, MATCHING_TRIGGER_TO_COMPLETION
 
@@ -59,6 +59,7 @@ MATCHING_POLICY = ActorPolicy(
     min_backoff_ms=60_000,
     max_backoff_ms=60_000,
     time_limit_ms=600_000,
+    rate_limit=RateLimit("concurrent", 1, ttl_ms=660_000, retry_delay_ms=5_000),
     notes=(
         "one run at a time (advisory lock; a busy run waits 30 s in the queue); "
         "safe to retry: every write is guarded"

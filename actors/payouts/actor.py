@@ -30,7 +30,7 @@ from actors.payouts.gateway import (
     TransferRejectedError,
     TransferUnavailableError,
 )
-from actors.policy import ActorPolicy, register
+from actors.policy import ActorPolicy, RateLimit, register
 from models.base import new_id, utc_now
 from models.enums import PayoutType
 
@@ -52,6 +52,7 @@ PAYOUT_POLICY = ActorPolicy(
     min_backoff_ms=10_000,
     max_backoff_ms=600_000,
     time_limit_ms=120_000,
+    rate_limit=RateLimit("window", 10, window_s=1, retry_delay_ms=1_000),
     notes="claim before transfer; an unknown outcome is reconciled, never re-sent",
 )
 RECONCILE_POLICY = ActorPolicy(
@@ -60,6 +61,7 @@ RECONCILE_POLICY = ActorPolicy(
     max_backoff_ms=3_600_000,
     retry_for_ms=7 * 24 * 3_600_000,
     time_limit_ms=60_000,
+    rate_limit=RateLimit("window", 10, window_s=1, retry_delay_ms=1_000),
     notes="asks the provider until the transfer's outcome is known (up to 7 days)",
 )
 MONTHLY_POLICY = ActorPolicy(
@@ -67,6 +69,7 @@ MONTHLY_POLICY = ActorPolicy(
     min_backoff_ms=60_000,
     max_backoff_ms=600_000,
     time_limit_ms=3_600_000,
+    rate_limit=RateLimit("concurrent", 1, ttl_ms=3_700_000, retry_delay_ms=10_000),
     notes="one run at a time (advisory lock); re-running pays only newly eligible work",
 )
 

@@ -127,3 +127,13 @@ def test_the_policy_table_lists_every_registered_actor() -> None:
     assert table == (ROOT / "docs" / "actor-policies.md").read_text(), (
         "docs/actor-policies.md is stale: python -m actors.policy_table > docs/actor-policies.md"
     )
+
+
+def test_every_actor_declares_a_rate_limit_that_outlives_its_runs() -> None:
+    for entry in policy.registered():
+        limit = entry.policy.rate_limit
+        assert limit is not None, f"{entry.actor_name} declares no rate limit"
+        if limit.kind == "concurrent":
+            # A slot held by a worker that died is freed only after ttl_ms: a ttl shorter than
+            # the time limit would let a second run start beside a live one.
+            assert limit.ttl_ms > entry.policy.time_limit_ms, entry.actor_name
