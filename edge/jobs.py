@@ -78,6 +78,7 @@ __all__ = [
     "JobWaiter",
     "Renderer",
     "StaleResult",
+    "Submitter",
     "WorkersSeen",
     "accepted_response",
     "default_render",
@@ -306,6 +307,7 @@ class StaleResult:
 
 Fallback = Callable[[], Awaitable[StaleResult | None]]
 Renderer = Callable[[Job], HTTPResponse | Awaitable[HTTPResponse]]
+Submitter = Callable[[], Awaitable[Job]]
 
 
 @dataclass
@@ -342,12 +344,18 @@ async def run_job(
     render: Renderer | None = None,
     accepted_message: str = "Job accepted",
     unavailable_message: str = "Workers unavailable; try again later",
+    submit: Submitter | None = None,
 ) -> HTTPResponse:
     """Enqueue ``message`` in its own transaction and answer with the job's outcome (module
     docstring). ``wait_seconds`` is the endpoint's deadline (a ``Prefer: wait=N`` header may
     shorten it); ``requested_by`` defaults to the caller; ``render`` turns the final job
     (succeeded or dead) into the response, by default ``ok(job.result)`` and a 500
-    ``job_failed`` envelope."""
+    ``job_failed`` envelope.
+
+    ``submit``, when given, replaces the enqueue: it returns the job to wait for, committed in
+    its own transaction (e.g. an equivalent job already queued, joined instead of a new one).
+    It runs only once the breaker admits the request; ``message`` then names the actor and
+    queue for the breaker, and ``requested_by``/``idempotency_key`` are not used."""
     runtime = runtime_of(request.app)
     breaker = runtime.breaker
     actor = message.actor_name
@@ -356,13 +364,17 @@ async def run_job(
         return await _fallback_response(fallback, admission, unavailable_message)
     outcome_known = False
     try:
-        async with in_transaction() as conn:
-            job = await enqueue(
-                message,
-                using_db=conn,
-                requested_by=requested_by or requester_for(getattr(request.ctx, "principal", None)),
-                idempotency_key=idempotency_key,
-            )
+        if submit is not None:
+            job = await submit()
+        else:
+            async with in_transaction() as conn:
+                job = await enqueue(
+                    message,
+                    using_db=conn,
+                    requested_by=requested_by
+                    or requester_for(getattr(request.ctx, "principal", None)),
+                    idempotency_key=idempotency_key,
+                )
         finished = await runtime.waiter.wait(
             job.id, requested_wait(request, wait_seconds), stop_states=FINAL_STATES
         )

@@ -17,17 +17,18 @@ from sanic.response import HTTPResponse
 from tortoise.exceptions import DBConnectionError
 
 from actors.contracts import Requester
+from actors.contracts.messages import RunMatching
 from edge.auth.api_keys import requires_api_key
 from edge.auth.guards import requires_role
 from edge.deps import principal_of
 from edge.envelope import iso, ok, respond
 from edge.errors import ApiError, ValidationFailed
+from edge.jobs import run_job
 from edge.schemas.waitlist import DemandQuery, JoinBody, LeaveBody, PatientWaitlistsQuery
 from edge.services import waitlists
-from edge.services.job_waits import accepted_body, is_final, job_error, wait_for_job
 from edge.validation import parse_body, parse_query
 from models.base import utc_now
-from models.jobs import JobStatus
+from models.jobs import Job, JobStatus
 
 bp = Blueprint("waitlist", url_prefix="/waitlist")
 
@@ -157,6 +158,7 @@ async def get_matching_stats(request: Request) -> HTTPResponse:
 # -- matching triggers -------------------------------------------------------------------------
 
 #: Default of `MATCHING_TRIGGER_WAIT_SECONDS`: longest a trigger waits for its run (§2.7).
+#: `run_job` caps it at `edge.jobs.MAX_WAIT_SECONDS`; `Prefer: wait=N` may shorten it.
 DEFAULT_TRIGGER_WAIT_SECONDS = 30.0
 #: Execution statuses that count as a successful run.
 SUCCESSFUL_RUNS = frozenset({"COMPLETED", "PARTIALLY_COMPLETED"})
@@ -170,7 +172,14 @@ def trigger_wait_seconds() -> float:
         return DEFAULT_TRIGGER_WAIT_SECONDS
 
 
+def _job_error(job: Job) -> str | None:
+    """The recorded error text of a dead job (never secrets: JobTracking writes it)."""
+    error = job.error if isinstance(job.error, dict) else None
+    return str(error.get("message")) if error and error.get("message") else None
+
+
 async def _run_matching(
+    request: Request,
     *,
     source: str,
     admin_id: str | None,
@@ -179,35 +188,49 @@ async def _run_matching(
     failure_message: str,
     extra: dict[str, Any],
 ) -> HTTPResponse:
-    """Joins or enqueues a run, waits for it with a deadline, and answers with its outcome."""
+    """Joins or enqueues a run, waits for it with a deadline, and answers with its outcome.
+
+    Through ``edge.jobs.run_job``: the shared ``JobWaiter`` (a failed attempt that will be
+    retried keeps the wait going), 202 past the deadline, and 503 with ``Retry-After`` at once,
+    enqueueing nothing, while the circuit breaker says no worker serves the matching queue.
+    """
     received = time.monotonic()
-    job = await waitlists.request_matching_run(
-        source=source, admin_id=admin_id, requested_by=requested_by
-    )
-    # TODO(#jobs): wait through edge.jobs.JobWaiter (shared LISTEN, circuit breaker -> 503 with
-    # Retry-After) once the runtime's waiter lands; job_waits is the interim LISTEN helper.
-    job = await wait_for_job(job.id, trigger_wait_seconds())
-    if not is_final(job):
-        return respond(accepted_body(job, "Waitlist matching accepted"), status=202)
-    result = job.result if isinstance(job.result, dict) else {}
-    status = str(result.get("status") or "")
-    if job.status != JobStatus.SUCCEEDED or status not in SUCCESSFUL_RUNS:
-        error = result.get("error") or job_error(job) or failure_message
-        return respond({"ok": False, "error": str(error)}, status=500)
-    return respond(
-        {
-            "ok": True,
-            "message": success_message,
-            "data": {
-                "executionTime": round((time.monotonic() - received) * 1000),
-                "timestamp": iso(utc_now()),
-                **extra,
-                "executionId": result.get("executionId"),
-                "executionReference": result.get("executionReference"),
-                "status": status,
-                "jobId": str(job.id),
-            },
-        }
+
+    async def submit() -> Job:
+        return await waitlists.request_matching_run(
+            source=source, admin_id=admin_id, requested_by=requested_by
+        )
+
+    def render(job: Job) -> HTTPResponse:
+        result = job.result if isinstance(job.result, dict) else {}
+        status = str(result.get("status") or "")
+        if job.status != JobStatus.SUCCEEDED or status not in SUCCESSFUL_RUNS:
+            error = result.get("error") or _job_error(job) or failure_message
+            return respond({"ok": False, "error": str(error)}, status=500)
+        return respond(
+            {
+                "ok": True,
+                "message": success_message,
+                "data": {
+                    "executionTime": round((time.monotonic() - received) * 1000),
+                    "timestamp": iso(utc_now()),
+                    **extra,
+                    "executionId": result.get("executionId"),
+                    "executionReference": result.get("executionReference"),
+                    "status": status,
+                    "jobId": str(job.id),
+                },
+            }
+        )
+
+    return await run_job(
+        request,
+        RunMatching(trigger_source=source, admin_id=admin_id),
+        wait_seconds=trigger_wait_seconds(),
+        submit=submit,
+        render=render,
+        accepted_message="Waitlist matching accepted",
+        unavailable_message="Matching workers unavailable",
     )
 
 
@@ -216,9 +239,11 @@ async def _run_matching(
 async def trigger_matching(request: Request) -> HTTPResponse:
     """Cron trigger (header `x-api-key`): run waitlist matching and answer with its outcome.
 
-    Joins a run already queued; past the deadline it answers 202 with the job's address.
+    Joins a run already queued; past the deadline it answers 202 with the job's address; 503
+    with `Retry-After` while no worker serves the matching queue.
     """
     return await _run_matching(
+        request,
         source="cron",
         admin_id=None,
         requested_by=Requester("api_key", "cron"),
@@ -234,6 +259,7 @@ async def trigger_matching_manually(request: Request) -> HTTPResponse:
     """Admin trigger: run waitlist matching and answer with its outcome (202 past the deadline)."""
     principal = principal_of(request)
     return await _run_matching(
+        request,
         source="admin",
         admin_id=principal.id,
         requested_by=Requester("admin", principal.id),

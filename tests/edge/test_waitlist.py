@@ -27,6 +27,7 @@ from tests.edge.factories_appointments import (
     make_match,
     pool,
 )
+from tests.edge.money_support import worker_alive
 from tests.factories import bearer, make_admin, make_center, make_patient, make_screening_type
 
 pytestmark = pytest.mark.usefixtures("db")
@@ -397,6 +398,14 @@ WITH done AS (
 )
 SELECT pg_notify('job_done', id::text) FROM done
 """
+#: What a worker writes when an attempt fails and a retry is scheduled (NOTIFY included).
+FAILED_SQL = """
+WITH done AS (
+    UPDATE jobs SET status = 'failed', error = $2::jsonb, updated_at = now()
+    WHERE id = $1::uuid RETURNING id
+)
+SELECT pg_notify('job_done', id::text) FROM done
+"""
 DEAD_SQL = """
 WITH done AS (
     UPDATE jobs SET status = 'dead', error = $2::jsonb, finished_at = now(), updated_at = now()
@@ -445,6 +454,7 @@ async def run_as_worker(
 async def test_cron_trigger_waits_for_the_run_and_reports_it(
     client: httpx.AsyncClient, db: asyncpg.Connection, database_url: str
 ) -> None:
+    await worker_alive(client)
     outcome = {
         "success": True,
         "executionId": "exec-1",
@@ -475,6 +485,7 @@ async def test_cron_trigger_waits_for_the_run_and_reports_it(
 async def test_manual_trigger_reports_a_failed_run_as_500(
     client: httpx.AsyncClient, db: asyncpg.Connection, database_url: str
 ) -> None:
+    await worker_alive(client)
     admin = await make_admin()
 
     response, job_id = await run_as_worker(
@@ -494,6 +505,7 @@ async def test_manual_trigger_reports_a_failed_run_as_500(
 async def test_manual_trigger_names_the_admin_when_the_run_succeeds(
     client: httpx.AsyncClient, db: asyncpg.Connection, database_url: str
 ) -> None:
+    await worker_alive(client)
     admin = await make_admin()
 
     response, _ = await run_as_worker(
@@ -513,6 +525,7 @@ async def test_manual_trigger_names_the_admin_when_the_run_succeeds(
 async def test_a_dead_run_job_answers_500_with_its_error(
     client: httpx.AsyncClient, db: asyncpg.Connection, database_url: str
 ) -> None:
+    await worker_alive(client)
     response, _ = await run_as_worker(
         db,
         database_url,
@@ -524,9 +537,49 @@ async def test_a_dead_run_job_answers_500_with_its_error(
     assert_error(response, 500, "Run exceeded its time limit")
 
 
+async def test_a_failed_attempt_that_will_be_retried_keeps_the_trigger_waiting(
+    client: httpx.AsyncClient, db: asyncpg.Connection, database_url: str
+) -> None:
+    await worker_alive(client)
+    listener = await asyncpg.connect(database_url)
+    enqueued: asyncio.Queue[str] = asyncio.Queue()
+    await listener.add_listener("outbox", lambda *_: enqueued.put_nowait("outbox"))
+    try:
+        pending = asyncio.ensure_future(client.post(f"{BASE}/trigger-matching", headers=CRON))
+        await asyncio.wait_for(enqueued.get(), timeout=15)
+        job_id = str(await db.fetchval("SELECT id FROM jobs WHERE actor_name = 'run_matching'"))
+        await db.execute(FAILED_SQL, job_id, json.dumps({"message": "worker restarted"}))
+        await asyncio.sleep(0.5)
+        assert not pending.done()
+        await db.execute(SUCCEEDED_SQL, job_id, json.dumps({"status": "COMPLETED"}))
+        response = await asyncio.wait_for(pending, timeout=30)
+    finally:
+        await listener.close()
+
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["jobId"] == job_id
+
+
+async def test_without_a_live_matching_worker_triggers_answer_503_at_once(
+    client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    admin = await make_admin()
+    await client.get("/api/v1/readyz")  # re-reads worker_heartbeats (emptied by `db`)
+
+    cron = await client.post(f"{BASE}/trigger-matching", headers=CRON)
+    manual = await client.post(f"{BASE}/manual-trigger", headers=bearer(admin))
+
+    for response in (cron, manual):
+        assert response.status_code == 503, response.text
+        assert response.json() == {"ok": False, "error": "Matching workers unavailable"}
+        assert int(response.headers["retry-after"]) >= 1
+    assert not await Job.filter(actor_name="run_matching").exists()
+
+
 async def test_triggers_past_the_deadline_answer_202_and_join_the_queued_run(
     impatient_client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
+    await worker_alive(impatient_client)
     admin = await make_admin()
 
     first = await impatient_client.post(f"{BASE}/trigger-matching", headers=CRON)
@@ -547,6 +600,7 @@ async def test_triggers_past_the_deadline_answer_202_and_join_the_queued_run(
 async def test_a_running_run_or_one_with_overrides_is_not_joined(
     impatient_client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
+    await worker_alive(impatient_client)
     running = await Job.create(
         actor_name="run_matching", queue_name="matching", status=JobStatus.RUNNING, args={}
     )

@@ -721,8 +721,8 @@ ROWS: tuple[Row, ...] = (
     Row("GET", "/api/v1/waitlist", PUBLIC, check=demand_counts_only),
     Row("GET", "/api/v1/waitlist/matching-status", PUBLIC),
     Row("GET", "/api/v1/waitlist/matching-stats", ADMIN),
-    Row("POST", "/api/v1/waitlist/manual-trigger", ADMIN, ok=202),
-    Row("POST", "/api/v1/waitlist/trigger-matching", CRON, ok=202),
+    Row("POST", "/api/v1/waitlist/manual-trigger", ADMIN, ok=JOB),
+    Row("POST", "/api/v1/waitlist/trigger-matching", CRON, ok=JOB),
     Row("GET", "/api/v1/waitlist/patient", roles("patient")),
     Row(
         "GET",
