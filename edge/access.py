@@ -45,21 +45,27 @@ def setup_access_log(app: Sanic[Any, Any]) -> None:
         request.ctx.started_at = time.perf_counter()
 
     async def write_access_log(request: Request, response: BaseHTTPResponse) -> None:
-        rid = getattr(request.ctx, "request_id", None) or request_id_for(request)
+        ctx = request.ctx
+        rid = getattr(ctx, "request_id", None) or request_id_for(request)
         response.headers[REQUEST_ID_HEADER] = rid
-        started = getattr(request.ctx, "started_at", None)
-        principal = getattr(request.ctx, "principal", None)
+        if not log.isEnabledFor(logging.INFO):
+            return
+        started = getattr(ctx, "started_at", None)
+        principal = getattr(ctx, "principal", None)
+        method = request.method
+        route = route_label(request)
+        status = response.status
         log.info(
             "%s %s %s",
-            request.method,
-            route_label(request),
-            response.status,
+            method,
+            route,
+            status,
             extra={
                 "request_id": rid,
-                "method": request.method,
-                "route": route_label(request),
+                "method": method,
+                "route": route,
                 "query_keys": sorted(request.args.keys()) or None,
-                "status": response.status,
+                "status": status,
                 "duration_ms": (
                     round((time.perf_counter() - started) * 1000, 2) if started else None
                 ),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -17,6 +18,7 @@ from enum import Enum
 from typing import Any
 from uuid import UUID
 
+import ujson
 from pydantic import BaseModel
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
@@ -49,9 +51,30 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+#: The stdlib encoder `dumps` must match byte for byte (and falls back to).
+_STDLIB = json.JSONEncoder(default=_default, ensure_ascii=False, separators=(",", ":"))
+#: ujson writes floats below 1e-4 with a one-digit exponent (`1e-5`) where the stdlib writes
+#: `1e-05`; any match (also inside a string, harmlessly) sends the value to the stdlib.
+_SHORT_NEGATIVE_EXPONENT = re.compile(r"\de-\d")
+
+
 def dumps(value: Any, **kwargs: Any) -> str:
-    """JSON text for the wire (compact, UTF-8, contract date format)."""
-    return json.dumps(value, default=_default, ensure_ascii=False, separators=(",", ":"))
+    """JSON text for the wire (compact, UTF-8, contract date format).
+
+    Encoded with ujson (a Sanic dependency) when its text is the stdlib's: otherwise (a float
+    in exponent notation below 1e-4, or anything ujson refuses) with the stdlib encoder, so the
+    text, and the errors, are exactly `json.dumps(value, default=_default, ensure_ascii=False,
+    separators=(",", ":"))`'s.
+    """
+    try:
+        text: str = ujson.dumps(
+            value, default=_default, ensure_ascii=False, escape_forward_slashes=False
+        )
+    except Exception:
+        return _STDLIB.encode(value)
+    if "e-" in text and _SHORT_NEGATIVE_EXPONENT.search(text):
+        return _STDLIB.encode(value)
+    return text
 
 
 def respond(

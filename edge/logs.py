@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import traceback
 from datetime import UTC, datetime
 from typing import Any
+
+import ujson
 
 #: Attributes every LogRecord has; anything else on a record came from `extra=`.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()) | {
@@ -30,12 +33,42 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_") and value is not None:
+            if key not in _STANDARD and value is not None and not key.startswith("_"):
                 entry[key] = value
         if record.exc_info and record.exc_info[0] is not None:
             entry["exc_type"] = record.exc_info[0].__name__
             entry["traceback"] = "".join(traceback.format_exception(*record.exc_info))
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        return _encode(entry)
+
+
+#: `json.dumps(entry, default=str, ensure_ascii=False)`, built once.
+_STDLIB = json.JSONEncoder(default=str, ensure_ascii=False)
+#: Value types ujson writes exactly as the stdlib does (floats: see below).
+_PLAIN = frozenset({str, int, float, bool})
+#: ujson writes floats below 1e-4 as `1e-5` where the stdlib writes `1e-05`.
+_SHORT_NEGATIVE_EXPONENT = re.compile(r"\de-\d")
+
+
+def _encode(entry: dict[str, Any]) -> str:
+    """`json.dumps(entry, default=str, ensure_ascii=False)`, byte for byte: with ujson when
+    every value is a plain str/int/float/bool or a list of str (the access line), else (or when
+    ujson's text could differ, or it refuses the value) with the stdlib encoder."""
+    for value in entry.values():
+        kind = type(value)
+        if kind in _PLAIN:
+            continue
+        if kind is list and all(type(item) is str for item in value):
+            continue
+        return _STDLIB.encode(entry)
+    try:
+        text: str = ujson.dumps(
+            entry, ensure_ascii=False, escape_forward_slashes=False, separators=(", ", ": ")
+        )
+    except Exception:
+        return _STDLIB.encode(entry)
+    if "e-" in text and _SHORT_NEGATIVE_EXPONENT.search(text):
+        return _STDLIB.encode(entry)
+    return text
 
 
 def log_config(level: str = "INFO") -> dict[str, Any]:

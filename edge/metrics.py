@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sanic import Request, Sanic
 from sanic.response import BaseHTTPResponse, HTTPResponse, raw
@@ -17,6 +17,9 @@ from sanic.response import BaseHTTPResponse, HTTPResponse, raw
 from edge.access import route_label
 from monitoring import metrics
 from monitoring.exposition import mark_process_dead, render_latest
+
+if TYPE_CHECKING:  # imported at run time by monitoring.metrics, which must come first
+    from prometheus_client import Counter, Histogram
 
 #: Route prefixes whose latency objective is not the CRUD one (first match wins).
 SLO_CLASS_PREFIXES: tuple[tuple[str, str], ...] = (
@@ -44,8 +47,30 @@ def slo_class_for(route: str) -> str:
     return "crud"
 
 
+#: Most (route, method, status) children kept per edge: beyond, `labels()` per request.
+MAX_CACHED_CHILDREN = 4096
+
+
 def setup_metrics(app: Sanic[Any, Any]) -> None:
     """Registers the timing middleware and the `/metrics` route."""
+    # The duration and count children per (route template, method, status): `labels()` looks
+    # them up under a lock on every call, and they never change once created.
+    children: dict[tuple[str, str, int], tuple[Histogram, Counter]] = {}
+
+    def series_for(route: str, method: str, status: int) -> tuple[Histogram, Counter]:
+        labels = {
+            "route": route,
+            "method": method,
+            "status": str(status),
+            "slo_class": slo_class_for(route),
+        }
+        series = (
+            metrics.HTTP_REQUEST_DURATION.labels(**labels),
+            metrics.HTTP_REQUESTS.labels(**labels),
+        )
+        if len(children) < MAX_CACHED_CHILDREN:
+            children[(route, method, status)] = series
+        return series
 
     async def start_timer(request: Request) -> None:
         request.ctx.metrics_started = time.perf_counter()
@@ -55,14 +80,12 @@ def setup_metrics(app: Sanic[Any, Any]) -> None:
         route = route_label(request)
         if started is None or route == "/metrics":
             return
-        labels = {
-            "route": route,
-            "method": request.method,
-            "status": str(response.status),
-            "slo_class": slo_class_for(route),
-        }
-        metrics.HTTP_REQUEST_DURATION.labels(**labels).observe(time.perf_counter() - started)
-        metrics.HTTP_REQUESTS.labels(**labels).inc()
+        key = (route, request.method, response.status)
+        series = children.get(key)
+        if series is None:
+            series = series_for(*key)
+        series[0].observe(time.perf_counter() - started)
+        series[1].inc()
 
     async def serve_metrics(request: Request) -> HTTPResponse:
         body, content_type = render_latest()
