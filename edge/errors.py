@@ -32,10 +32,12 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, overload
 
+import asyncpg
 from pydantic import ValidationError
 from sanic import Request, Sanic
 from sanic import exceptions as sanic_exceptions
 from sanic.response import HTTPResponse
+from tortoise.exceptions import DBConnectionError
 
 from edge.access import route_label
 from edge.envelope import respond
@@ -336,8 +338,45 @@ def render_sanic_error(request: Request, exc: sanic_exceptions.SanicException) -
     return render_api_error(request, error)
 
 
+#: Errors that mean the database could not be reached (not that a query was wrong).
+_UNREACHABLE = (
+    OSError,
+    DBConnectionError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.CannotConnectNowError,
+)
+#: Seconds a client is asked to wait before retrying while the database is unreachable.
+DATABASE_RETRY_AFTER = 5
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """True when `exc`, or what it wraps (the ORM wraps driver errors), is a lost connection."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, _UNREACHABLE):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def render_unexpected(request: Request, exc: BaseException) -> HTTPResponse:
     route = route_label(request)  # the template: raw paths may carry one-time tokens
+    if database_unreachable(exc):
+        log.warning(
+            "database unreachable on %s %s: %s",
+            request.method,
+            route,
+            type(exc).__name__,
+            extra={"request_id": request_id(request), "route": route},
+        )
+        return respond(
+            {"ok": False, "error": "Service temporarily unavailable", "err_code": "unavailable"},
+            status=503,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+        )
     log.error(
         "unhandled %s on %s %s",
         type(exc).__name__,

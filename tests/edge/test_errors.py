@@ -250,3 +250,21 @@ def test_conflict_subclass_renders_its_status():
     error = Conflict("Taken", err_code="taken")
     assert error.status_code == 409
     assert error.body() == {"ok": False, "error": "Taken", "err_code": "taken"}
+
+
+def test_a_lost_database_connection_is_told_apart_from_a_bad_query() -> None:
+    import asyncpg
+    from tortoise.exceptions import OperationalError
+
+    from edge.errors import database_unreachable
+
+    def wrapped(cause: BaseException) -> OperationalError:
+        try:
+            raise OperationalError("wrapped by the ORM") from cause
+        except OperationalError as error:
+            return error
+
+    assert database_unreachable(wrapped(ConnectionRefusedError(111, "refused")))
+    assert database_unreachable(wrapped(asyncpg.exceptions.ConnectionDoesNotExistError("gone")))
+    assert not database_unreachable(wrapped(asyncpg.exceptions.UniqueViolationError("dup")))
+    assert not database_unreachable(ValueError("bad input"))
