@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -92,6 +93,53 @@ async def enqueue(
     if idempotency_key is None:  # pragma: no cover - a uuid4 collision
         raise RuntimeError(f"job {job_id} could not be inserted")
     return await Job.filter(idempotency_key=idempotency_key).using_db(using_db).get()
+
+
+# The same rows as _ENQUEUE_SQL for many messages of one actor in one statement ($1 job ids,
+# $2 kwargs, $3 wire messages as parallel arrays); no idempotency keys and no delay.
+ENQUEUE_MANY_SQL = """
+WITH m AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS m(id, args, message)
+), job AS (
+    INSERT INTO jobs (id, actor_name, queue_name, args, status, attempts,
+                      requested_by_kind, requested_by_id, idempotency_key, created_at, updated_at)
+    SELECT m.id::uuid, $4, $5, m.args::jsonb, 'queued', 0, $6, $7, NULL, now(), now() FROM m
+    RETURNING id
+), outgoing AS (
+    INSERT INTO outbox (job_id, queue_name, message, available_at, created_at)
+    SELECT m.id::uuid, $5, m.message::jsonb, now(), now() FROM m JOIN job ON job.id = m.id::uuid
+    RETURNING id
+)
+SELECT (SELECT count(*) FROM outgoing) AS queued, pg_notify('outbox', '') AS notified
+"""
+
+
+def enqueue_many_parameters(
+    messages: Sequence[Message], *, requested_by: Requester | None = None
+) -> list[Any]:
+    """The parameters of ``ENQUEUE_MANY_SQL`` for ``messages`` (all of one message class).
+
+    For callers that write many jobs in one set-based statement on their own connection (the
+    matching run's emails); the statement returns how many were queued.
+    """
+    kinds = {type(message) for message in messages}
+    if len(kinds) != 1:
+        raise ValueError("enqueue_many_parameters takes messages of exactly one class")
+    message_class = kinds.pop()
+    stamp = int(time.time() * 1000)
+    ids = [str(uuid.uuid4()) for _ in messages]
+    return [
+        ids,
+        [_json(message.to_kwargs()) for message in messages],
+        [
+            _json(wire.message_dict(message, message_id=job_id, timestamp_ms=stamp))
+            for message, job_id in zip(messages, ids, strict=True)
+        ],
+        message_class.actor_name,
+        message_class.queue_name,
+        requested_by.kind if requested_by else None,
+        requested_by.id if requested_by else None,
+    ]
 
 
 def _json(value: Any) -> str:

@@ -35,7 +35,6 @@ import json
 import logging
 import secrets
 import string
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,10 +42,11 @@ from typing import Any, Final
 
 import asyncpg
 
-from actors.contracts import wire
+from actors.contracts import outbox
 from actors.contracts.messages import SendEmail
 from actors.contracts.notifications import CHANNEL as NOTIFICATION_CHANNEL
 from actors.contracts.notifications import EMAIL_TEMPLATE, SYSTEM_USER_ID, notify_payload
+from actors.contracts.outbox import Requester
 from actors.matching.algorithm import (
     COMMITTED,
     GENERAL_POOL_ID,
@@ -508,23 +508,9 @@ SELECT r.id, r.notification_id, r.user_id, false
 FROM unnest($1::text[], $2::text[], $3::text[]) AS r(id, notification_id, user_id)
 """
 _NOTIFY_SQL: Final = "SELECT count(pg_notify($1, p)) FROM unnest($2::text[]) AS p"
+#: Who asks for the run's email jobs.
+SYSTEM: Final = Requester("system")
 _EMAILS_SQL: Final = 'SELECT id, email FROM "User" WHERE id = ANY($1::text[])'
-# The rows `actors.contracts.enqueue` writes, for many messages of one actor at once.
-_ENQUEUE_MANY_SQL: Final = """
-WITH m AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS m(id, args, message)
-), job AS (
-    INSERT INTO jobs (id, actor_name, queue_name, args, status, attempts,
-                      requested_by_kind, requested_by_id, idempotency_key, created_at, updated_at)
-    SELECT m.id::uuid, $4, $5, m.args::jsonb, 'queued', 0, $6, NULL, NULL, now(), now() FROM m
-    RETURNING id
-), outgoing AS (
-    INSERT INTO outbox (job_id, queue_name, message, available_at, created_at)
-    SELECT m.id::uuid, $5, m.message::jsonb, now(), now() FROM m JOIN job ON job.id = m.id::uuid
-    RETURNING id
-)
-SELECT (SELECT count(*) FROM outgoing) AS queued, pg_notify('outbox', '') AS notified
-"""
 _INSERT_LOGS_SQL: Final = """
 INSERT INTO matching_execution_logs (
     id, "executionId", "timestamp", level, message, context,
@@ -793,20 +779,8 @@ async def enqueue_many(db: Db, messages: Sequence[SendEmail]) -> int:
     """One jobs row and one outbox row per message in the caller's transaction (as `enqueue`)."""
     if not messages:
         return 0
-    stamp = int(time.time() * 1000)
-    ids = [new_id() for _ in messages]
-    queued = await db.fetchval(
-        _ENQUEUE_MANY_SQL,
-        ids,
-        [_json(m.to_kwargs()) for m in messages],
-        [
-            _json(wire.message_dict(m, message_id=job_id, timestamp_ms=stamp))
-            for m, job_id in zip(messages, ids, strict=True)
-        ],
-        SendEmail.actor_name,
-        SendEmail.queue_name,
-        "system",
-    )
+    parameters = outbox.enqueue_many_parameters(messages, requested_by=SYSTEM)
+    queued = await db.fetchval(outbox.ENQUEUE_MANY_SQL, *parameters)
     return int(queued)
 
 

@@ -118,3 +118,13 @@ async def test_a_delayed_message_waits_in_the_outbox_until_due(
 async def test_an_unknown_requester_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="requester kind"):
         Requester("robot")
+
+
+def test_a_bulk_enqueue_takes_messages_of_one_class_only() -> None:
+    from actors.contracts.messages import PurgeExpiredTokens, SendEmail
+    from actors.contracts.outbox import enqueue_many_parameters
+
+    with pytest.raises(ValueError, match="exactly one class"):
+        enqueue_many_parameters([SendEmail("notification", "a@b.test"), PurgeExpiredTokens()])
+    with pytest.raises(ValueError, match="exactly one class"):
+        enqueue_many_parameters([])
