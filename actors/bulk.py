@@ -22,11 +22,11 @@ import os
 import re
 import secrets
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from actors import settings as worker_settings
 from actors.contracts.messages import (
@@ -39,7 +39,12 @@ from actors.errors import InvalidMessageError
 from actors.middleware.jobs import current_job, report_progress
 from actors.policy import ActorPolicy, RateLimit, register
 
+if TYPE_CHECKING:
+    from tortoise.backends.base.client import TransactionalDBClient
+
 log = logging.getLogger(__name__)
+
+RowT = TypeVar("RowT")
 
 #: Rows checked and written per transaction (and per progress update) by the imports.
 IMPORT_CHUNK = 500
@@ -196,6 +201,28 @@ def _number(text: str) -> float | None:
     except ValueError:
         return None
     return value if value == value and value not in (float("inf"), float("-inf")) else None
+
+
+async def upsert_in_chunks(
+    rows: Sequence[tuple[int, dict[str, str]]],
+    report: ImportReport,
+    *,
+    check: Callable[[int, dict[str, str]], RowT | None],
+    upsert: Callable[[TransactionalDBClient, list[RowT]], Awaitable[None]],
+) -> None:
+    """Checks `rows` (from `read_rows`) IMPORT_CHUNK at a time and upserts each chunk's valid
+    rows in one transaction; rows `check` refuses (it reports why) are counted as failed.
+    Progress is reported after every chunk."""
+    from tortoise.transactions import in_transaction
+
+    for start in range(0, len(rows), IMPORT_CHUNK):
+        chunk = rows[start : start + IMPORT_CHUNK]
+        valid = [row for line, record in chunk if (row := check(line, record)) is not None]
+        report.failed += len(chunk) - len(valid)
+        if valid:
+            async with in_transaction() as conn:
+                await upsert(conn, valid)
+        await report_progress(start + len(chunk), len(rows))
 
 
 # -- centres --------------------------------------------------------------------------------------
@@ -365,7 +392,6 @@ def _unusable_password_hash() -> str:
 async def import_centers_from(text: str, report: ImportReport) -> ImportReport:
     """Checks and upserts the centres of CSV `text` (see the module docstring)."""
     from tortoise import connections
-    from tortoise.transactions import in_transaction
 
     rows, report.ignored_columns = read_rows(text, CENTER_COLUMNS, CENTER_REQUIRED)
     report.rows = len(rows)
@@ -377,46 +403,51 @@ async def import_centers_from(text: str, report: ImportReport) -> ImportReport:
     password_hash = await asyncio.to_thread(_unusable_password_hash)
     seen: dict[str, int] = {}
     now = datetime.now(UTC).replace(tzinfo=None)
-    for start in range(0, len(rows), IMPORT_CHUNK):
-        chunk = rows[start : start + IMPORT_CHUNK]
-        valid = [
-            row
-            for line, record in chunk
-            if (row := check_center(line, record, types_by_name, seen, report)) is not None
-        ]
-        report.failed += len(chunk) - len(valid)
-        if valid:
-            async with in_transaction() as conn:
-                result = await conn.execute_query_dict(
-                    _UPSERT_CENTERS_SQL,
-                    [
-                        [r.line for r in valid],
-                        [r.email for r in valid],
-                        [r.center_name for r in valid],
-                        [r.address for r in valid],
-                        [r.state for r in valid],
-                        [r.lga for r in valid],
-                        [r.phone for r in valid],
-                        [r.status for r in valid],
-                        [r.bank_name for r in valid],
-                        [r.bank_account for r in valid],
-                        password_hash,
-                        now,
-                    ],
-                )
-                ids = {int(r["line"]): str(r["center_id"]) for r in result}
-                report.created += sum(1 for r in result if r["created"])
-                report.updated += sum(1 for r in result if not r["created"])
-                offers = [
-                    (ids[r.line], type_id, price) for r in valid for type_id, price in r.services
-                ]
-                if offers:
-                    await conn.execute_query(
-                        _CENTER_SERVICES_SQL,
-                        [[o[0] for o in offers], [o[1] for o in offers], [o[2] for o in offers]],
-                    )
-        await report_progress(start + len(chunk), len(rows))
+    await upsert_in_chunks(
+        rows,
+        report,
+        check=lambda line, record: check_center(line, record, types_by_name, seen, report),
+        upsert=lambda conn, valid: _upsert_centers(
+            conn, valid, report, password_hash=password_hash, now=now
+        ),
+    )
     return report
+
+
+async def _upsert_centers(
+    conn: TransactionalDBClient,
+    rows: list[CenterRow],
+    report: ImportReport,
+    *,
+    password_hash: str,
+    now: datetime,
+) -> None:
+    result = await conn.execute_query_dict(
+        _UPSERT_CENTERS_SQL,
+        [
+            [r.line for r in rows],
+            [r.email for r in rows],
+            [r.center_name for r in rows],
+            [r.address for r in rows],
+            [r.state for r in rows],
+            [r.lga for r in rows],
+            [r.phone for r in rows],
+            [r.status for r in rows],
+            [r.bank_name for r in rows],
+            [r.bank_account for r in rows],
+            password_hash,
+            now,
+        ],
+    )
+    ids = {int(r["line"]): str(r["center_id"]) for r in result}
+    report.created += sum(1 for r in result if r["created"])
+    report.updated += sum(1 for r in result if not r["created"])
+    offers = [(ids[r.line], type_id, price) for r in rows for type_id, price in r.services]
+    if offers:
+        await conn.execute_query(
+            _CENTER_SERVICES_SQL,
+            [[o[0] for o in offers], [o[1] for o in offers], [o[2] for o in offers]],
+        )
 
 
 # -- screening types ------------------------------------------------------------------------------
@@ -518,7 +549,6 @@ SELECT (SELECT count(*) FROM updated) AS updated, (SELECT count(*) FROM inserted
 async def import_screening_types_from(text: str, report: ImportReport) -> ImportReport:
     """Checks and upserts the screening types of CSV `text` (see the module docstring)."""
     from tortoise import connections
-    from tortoise.transactions import in_transaction
 
     rows, report.ignored_columns = read_rows(text, TYPE_COLUMNS, TYPE_REQUIRED)
     report.rows = len(rows)
@@ -531,30 +561,30 @@ async def import_screening_types_from(text: str, report: ImportReport) -> Import
         categories.setdefault(str(category["name"]).lower(), str(category["id"]))
     categories.update({str(c["id"]).lower(): str(c["id"]) for c in found})
     seen: dict[str, int] = {}
-    for start in range(0, len(rows), IMPORT_CHUNK):
-        chunk = rows[start : start + IMPORT_CHUNK]
-        valid = [
-            row
-            for line, record in chunk
-            if (row := check_type(line, record, categories, seen, report)) is not None
-        ]
-        report.failed += len(chunk) - len(valid)
-        if valid:
-            async with in_transaction() as conn:
-                result = await conn.execute_query_dict(
-                    _UPSERT_TYPES_SQL,
-                    [
-                        [r.name for r in valid],
-                        [r.category_id for r in valid],
-                        [r.description for r in valid],
-                        [r.agreed_price for r in valid],
-                        [r.active for r in valid],
-                    ],
-                )
-            report.updated += int(result[0]["updated"])
-            report.created += int(result[0]["created"])
-        await report_progress(start + len(chunk), len(rows))
+    await upsert_in_chunks(
+        rows,
+        report,
+        check=lambda line, record: check_type(line, record, categories, seen, report),
+        upsert=lambda conn, valid: _upsert_types(conn, valid, report),
+    )
     return report
+
+
+async def _upsert_types(
+    conn: TransactionalDBClient, rows: list[TypeRow], report: ImportReport
+) -> None:
+    result = await conn.execute_query_dict(
+        _UPSERT_TYPES_SQL,
+        [
+            [r.name for r in rows],
+            [r.category_id for r in rows],
+            [r.description for r in rows],
+            [r.agreed_price for r in rows],
+            [r.active for r in rows],
+        ],
+    )
+    report.updated += int(result[0]["updated"])
+    report.created += int(result[0]["created"])
 
 
 # -- exports --------------------------------------------------------------------------------------

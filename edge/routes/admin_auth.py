@@ -8,6 +8,7 @@ from sanic.response import HTTPResponse
 
 from edge.auth.cookies import set_refresh_cookie
 from edge.auth.guards import requires_role
+from edge.auth.password_reset_routes import add_password_reset_routes
 from edge.deps import client_ip, settings_of, throttle_of
 from edge.envelope import ok
 from edge.errors import ApiError
@@ -52,22 +53,18 @@ async def login_admin(request: Request) -> HTTPResponse:
     return response
 
 
-@bp.post("/forgot-password", name="forgot_admin_password")
-@request_body(AdminForgotPasswordBody)
-async def forgot_admin_password(request: Request) -> HTTPResponse:
-    """E-mail an admin password-reset link, if an admin has that address."""
-    body = parse_body(request, AdminForgotPasswordBody)
-    await admin_accounts.forgot_admin_password(body.email, throttle=throttle_of(request))
-    return ok({"message": "Reset email sent"})
-
-
-@bp.post("/reset-password", name="reset_admin_password")
-@request_body(AdminResetPasswordBody)
-async def reset_admin_password(request: Request) -> HTTPResponse:
-    """Set a new admin password with a reset token; ends the admin's other sessions."""
-    body = parse_body(request, AdminResetPasswordBody)
-    await admin_accounts.reset_admin_password(body.token, body.password)
-    return ok({"message": "Password reset successful"})
+add_password_reset_routes(
+    bp,
+    account="admin",
+    forgot_body=AdminForgotPasswordBody,
+    send_reset_link=lambda body, throttle: admin_accounts.forgot_admin_password(
+        body.email, throttle=throttle
+    ),
+    forgot_summary="E-mail an admin password-reset link, if an admin has that address.",
+    reset_body=AdminResetPasswordBody,
+    reset_password=lambda body: admin_accounts.reset_admin_password(body.token, body.password),
+    reset_summary="Set a new admin password with a reset token; ends the admin's other sessions.",
+)
 
 
 @bp.post("/create", name="create_admin")

@@ -123,29 +123,50 @@ async def _report(request: Request, kind: str, scope: str = "") -> analytics.Ans
     )
 
 
-@bp.get("/dashboard", name="get_dashboard_metrics")
-@requires_role("admin")
-@failure_message("Failed to fetch dashboard metrics")
-async def get_dashboard_metrics(request: Request) -> HTTPResponse:
-    """Platform totals: revenue, users, appointments, campaigns, centres, waitlist (spec §2).
+#: The OpenAPI description of the reports that take no query window.
+STALE_OR_503 = """\
+When workers cannot refresh the data in time the last computed report is sent with
+`"stale": true` and `"generatedAt": "<ISO>"` beside `data`; 503 with Retry-After when there
+is none."""
 
-    When workers cannot refresh the data in time the last computed report is sent with
-    `"stale": true` and `"generatedAt": "<ISO>"` beside `data`; 503 with Retry-After when there
-    is none.
-    """
-    return _respond(await _report(request, "dashboard"))
+#: The OpenAPI description of the time report.
+TIME_WINDOW_OR_STALE = """\
+`from`/`to` accept ISO-8601 date-times with `Z` or an offset, and dates (`from` = the day's
+start, `to` = its end, UTC). When workers cannot refresh the data in time the last computed
+report is sent with `"stale": true` and `"generatedAt"` beside `data`."""
 
 
-@bp.get("/reports/time", name="get_time_based_report")
-@requires_role("admin")
-@failure_message("Failed to fetch time-based report")
-async def get_time_based_report(request: Request) -> HTTPResponse:
-    """Revenue, appointments and registrations per period bucket, with growth rates (spec §3).
+def _whole(request: Request, answer: analytics.Answer) -> HTTPResponse:
+    return _respond(answer)
 
-    `from`/`to` accept ISO-8601 date-times with `Z` or an offset, and dates (`from` = the day's
-    start, `to` = its end, UTC). When workers cannot refresh the data in time the last computed
-    report is sent with `"stale": true` and `"generatedAt"` beside `data`.
-    """
+
+def snapshot_route(
+    path: str,
+    *,
+    name: str,
+    kind: str,
+    failure: str,
+    summary: str,
+    description: str = STALE_OR_503,
+    scope: Callable[[Request], str] | None = None,
+    select: Callable[[Request, analytics.Answer], HTTPResponse] = _whole,
+) -> None:
+    """Adds `GET /analytics<path>` for admins: the `kind` report of the request's `scope`,
+    answered by `select` (the whole snapshot by default); unexpected errors answer 500
+    `failure`. `summary` and `description` are the handler's docstring (OpenAPI)."""
+
+    async def handler(request: Request) -> HTTPResponse:
+        answer = await _report(request, kind, scope(request) if scope else "")
+        return select(request, answer)
+
+    handler.__name__ = handler.__qualname__ = name
+    handler.__doc__ = f"{summary}\n\n{description}"
+    guarded = requires_role("admin")(failure_message(failure)(handler))
+    bp.route(path, methods=["GET"], name=name, ignore_body=True)(guarded)
+
+
+def _time_window(request: Request) -> str:
+    """The scope of the time report's `period`, `from` and `to`; 400 in zod's shape if bad."""
     args = {name: request.args.get(name) for name in ("period", "from", "to")}
     try:
         query = analytics.parse_time_query({k: v for k, v in args.items() if v is not None})
@@ -153,33 +174,11 @@ async def get_time_based_report(request: Request) -> HTTPResponse:
         raise ApiError(
             {"issues": error.issues, "name": "ZodError"}, status=400, extra={"success": False}
         ) from None
-    return _respond(await _report(request, "time", query.scope()))
+    return query.scope()
 
 
-@bp.get("/geographic", name="get_geographic_report")
-@requires_role("admin")
-@failure_message("Failed to fetch geographic report")
-async def get_geographic_report(request: Request) -> HTTPResponse:
-    """Users, centres, appointments, revenue and waitlist hot zones per state (spec §4).
-
-    When workers cannot refresh the data in time the last computed report is sent with
-    `"stale": true` and `"generatedAt": "<ISO>"` beside `data`; 503 with Retry-After when there
-    is none.
-    """
-    return _respond(await _report(request, "geographic"))
-
-
-@bp.get("/centers", name="get_center_performance")
-@requires_role("admin")
-@failure_message("Failed to fetch center performance report")
-async def get_center_performance(request: Request) -> HTTPResponse:
-    """Per-centre appointments, revenue, payouts pending and result turnaround (spec §5).
-
-    When workers cannot refresh the data in time the last computed report is sent with
-    `"stale": true` and `"generatedAt": "<ISO>"` beside `data`; 503 with Retry-After when there
-    is none.
-    """
-    answer = await _report(request, "centers")
+def _center_rows(request: Request, answer: analytics.Answer) -> HTTPResponse:
+    """The report's row of `centerId` when given (an empty list for an unknown one)."""
     center_id = request.args.get("centerId")
     if not center_id:
         return _respond(answer)
@@ -187,17 +186,46 @@ async def get_center_performance(request: Request) -> HTTPResponse:
     return _respond(answer, rows, filtered=True)
 
 
-@bp.get("/campaigns", name="get_campaign_analytics")
-@requires_role("admin")
-@failure_message("Failed to fetch campaign analytics")
-async def get_campaign_analytics(request: Request) -> HTTPResponse:
-    """Per-campaign funding, donations, matches and depletion estimate (spec §6).
-
-    When workers cannot refresh the data in time the last computed report is sent with
-    `"stale": true` and `"generatedAt": "<ISO>"` beside `data`; 503 with Retry-After when there
-    is none.
-    """
-    return _respond(await _report(request, "campaigns"))
+snapshot_route(
+    "/dashboard",
+    name="get_dashboard_metrics",
+    kind="dashboard",
+    failure="Failed to fetch dashboard metrics",
+    summary="Platform totals: revenue, users, appointments, campaigns, centres, waitlist "
+    "(spec §2).",
+)
+snapshot_route(
+    "/reports/time",
+    name="get_time_based_report",
+    kind="time",
+    failure="Failed to fetch time-based report",
+    summary="Revenue, appointments and registrations per period bucket, with growth rates "
+    "(spec §3).",
+    description=TIME_WINDOW_OR_STALE,
+    scope=_time_window,
+)
+snapshot_route(
+    "/geographic",
+    name="get_geographic_report",
+    kind="geographic",
+    failure="Failed to fetch geographic report",
+    summary="Users, centres, appointments, revenue and waitlist hot zones per state (spec §4).",
+)
+snapshot_route(
+    "/centers",
+    name="get_center_performance",
+    kind="centers",
+    failure="Failed to fetch center performance report",
+    summary="Per-centre appointments, revenue, payouts pending and result turnaround (spec §5).",
+    select=_center_rows,
+)
+snapshot_route(
+    "/campaigns",
+    name="get_campaign_analytics",
+    kind="campaigns",
+    failure="Failed to fetch campaign analytics",
+    summary="Per-campaign funding, donations, matches and depletion estimate (spec §6).",
+)
 
 
 # -- downloads -------------------------------------------------------------------------------------

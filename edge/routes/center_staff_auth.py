@@ -7,6 +7,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
 from edge.auth.cookies import set_refresh_cookie
+from edge.auth.password_reset_routes import add_password_reset_routes
 from edge.deps import client_ip, settings_of, throttle_of
 from edge.envelope import ok
 from edge.errors import ApiError
@@ -33,24 +34,20 @@ async def create_staff_password(request: Request) -> HTTPResponse:
     return ok({"staffId": staff.id})
 
 
-@bp.post("/forgot-password", name="forgot_staff_password")
-@request_body(StaffForgotPasswordBody)
-async def forgot_staff_password(request: Request) -> HTTPResponse:
-    """E-mail a staff password-reset link, if that staff member exists."""
-    body = parse_body(request, StaffForgotPasswordBody)
-    await staff_accounts.forgot_staff_password(
-        body.center_id, body.email, throttle=throttle_of(request)
-    )
-    return ok({"message": "Reset email sent"})
-
-
-@bp.post("/reset-password", name="reset_staff_password")
-@request_body(StaffResetPasswordBody)
-async def reset_staff_password(request: Request) -> HTTPResponse:
-    """Set a new staff password with a reset token (the owner's also resets the center's)."""
-    body = parse_body(request, StaffResetPasswordBody)
-    await staff_accounts.reset_staff_password(body.token, body.password)
-    return ok({"message": "Password reset successful"})
+add_password_reset_routes(
+    bp,
+    account="staff",
+    forgot_body=StaffForgotPasswordBody,
+    send_reset_link=lambda body, throttle: staff_accounts.forgot_staff_password(
+        body.center_id, body.email, throttle=throttle
+    ),
+    forgot_summary="E-mail a staff password-reset link, if that staff member exists.",
+    reset_body=StaffResetPasswordBody,
+    reset_password=lambda body: staff_accounts.reset_staff_password(body.token, body.password),
+    reset_summary=(
+        "Set a new staff password with a reset token (the owner's also resets the center's)."
+    ),
+)
 
 
 @bp.post("/login", name="login_staff")

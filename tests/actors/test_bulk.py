@@ -54,6 +54,8 @@ CENTERS_CSV = (
     "status@clinic.test,Status Clinic,5 Road,Oyo,Ibadan,,CLOSED,,\n"
     "OLD@clinic.test,Renamed Clinic,9 New Road,Abuja,Garki,,,Breast,\n"
 )
+#: (CSV line, column) of each problem CENTERS_CSV has.
+CENTERS_CSV_PROBLEMS = [(3, "email"), (4, "address"), (5, "email"), (6, "services"), (7, "status")]
 
 
 async def test_center_import_reports_bad_rows_and_upserts_the_rest(
@@ -72,13 +74,7 @@ async def test_center_import_reports_bad_rows_and_upserts_the_rest(
         "updated": 1,
         "failed": 5,
     }
-    assert [(e["row"], e["field"]) for e in result["errors"]] == [
-        (3, "email"),
-        (4, "address"),
-        (5, "email"),
-        (6, "services"),
-        (7, "status"),
-    ]
+    assert [(e["row"], e["field"]) for e in result["errors"]] == CENTERS_CSV_PROBLEMS
     assert "line 2" in result["errors"][2]["message"]
     assert result["ignoredColumns"] == ["Notes"]
     created = await db.fetchrow(
@@ -172,6 +168,30 @@ async def test_screening_type_import(db: asyncpg.Connection) -> None:
         'SELECT "agreedPrice", active FROM "ScreeningType" WHERE id = $1', existing.id
     )
     assert tuple(prostate) == (9500.0, True)
+
+
+async def test_a_centre_import_in_small_chunks_gives_the_same_result(
+    db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given chunks of 2 rows: the repeated e-mail of line 5 is in another chunk than line 2
+    await make_screening_type(name="Cervical")
+    await make_screening_type(name="Breast")
+    await make_center(email="old@clinic.test", center_name="Old Clinic")
+    progress: list[tuple[int, int]] = []
+
+    async def record(done: int, total: int) -> None:
+        progress.append((done, total))
+
+    monkeypatch.setattr(bulk, "IMPORT_CHUNK", 2)
+    monkeypatch.setattr(bulk, "report_progress", record)
+
+    result = await bulk.import_centers(stage(CENTERS_CSV), "centers.csv")
+
+    assert (result["rows"], result["created"], result["updated"], result["failed"]) == (7, 1, 1, 5)
+    assert [(e["row"], e["field"]) for e in result["errors"]] == CENTERS_CSV_PROBLEMS
+    assert progress == [(0, 7), (2, 7), (4, 7), (6, 7), (7, 7)]
+    assert await db.fetchval('SELECT count(*) FROM "ServiceCenter"') == 2
+    assert await db.fetchval('SELECT count(*) FROM "ServiceCenterScreeningType"') == 3
 
 
 async def seed_bookings(db: asyncpg.Connection) -> None:
