@@ -32,7 +32,7 @@ Waits (at most `--wait-quiet` s) for an idle machine first. Each drain reports `
 the share of the machine's CPU other sessions used meanwhile; a drain above
 `--max-disturbance` (5 %) is repeated (at most `--retries` times) and the least disturbed one is
 kept. `--profile` adds one more drain of our worker under py-spy (`--subprocesses`).
-`--variants "as-is;job-pool-8,job-no-reset"` adds our-stack drains with the BENCH_VARIANT
+`--variants "as-is;three-hops;three-hops,old-pool"` adds our-stack drains with the BENCH_VARIANT
 experiments of bench/noop_actors.py (`--variant-rounds` interleaved rounds, medians).
 
 Prints one JSON object. Drops the database (unless `--keep`) and deletes the vhost.
@@ -456,7 +456,7 @@ async def main(argv: list[str] | None = None) -> int:
         "--variants",
         default="",
         help="semicolon-separated BENCH_VARIANTs of bench/noop_actors.py to drain with, e.g. "
-        "'as-is;job-pool-8;job-no-reset;job-pool-8,job-no-reset'",
+        "'as-is;three-hops;three-hops,old-pool'",
     )
     parser.add_argument("--variant-rounds", type=int, default=2)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")

@@ -12,8 +12,8 @@ repository root). ``BENCH_STACK`` picks the broker it builds:
   ``bare_noop``, a bare ``@dramatiq.actor`` async actor on queue ``bench_bare``.
 - unset: only ``BenchNoop`` is defined (the bench process imports it to enqueue).
 
-``BENCH_VARIANT`` (our stack only) applies an experiment to the worker's middleware objects
-(see ``VARIANTS``); the code in ``actors/`` is never changed.
+``BENCH_VARIANT`` (our stack only) applies an experiment to the worker's middleware and actor
+objects (see ``VARIANTS``); the code in ``actors/`` is never changed.
 
 Both actors do nothing but count: when ``BENCH_EXPECTED`` (> 0) calls have been made, the
 wall-clock times of the first call's start and of that last call's end are written as JSON to
@@ -76,20 +76,19 @@ window = Window(int(os.environ.get("BENCH_EXPECTED", "0")), os.environ.get("BENC
 
 
 #: Experiments on our stack (``BENCH_VARIANT``, comma-separated; bench/dispatch_bench.py
-#: ``--variants``), applied to the worker's middleware objects, never to the code in actors/:
-#: ``job-pool-8``: JobTracking's asyncpg pool of 8 connections instead of 4 (one per thread);
-#: ``job-no-reset``: that pool skips asyncpg's reset query on every release;
+#: ``--variants``), applied to the worker's middleware and actor objects, never to the code in
+#: actors/:
+#: ``three-hops``: JobTracking's hooks claim the job and record its success, each a blocking
+#: hand-over from the worker thread to the event loop, as before the actor wrapper did it;
+#: ``old-pool``: JobTracking's asyncpg pool as it was: 4 connections, asyncpg's reset query on
+#: every release;
 #: ``uvloop``: Dramatiq's AsyncIO loop thread runs a uvloop loop (event loop policy set before
 #: the worker boots) instead of the plain asyncio loop.
-VARIANTS = ("as-is", "job-pool-8", "job-no-reset", "uvloop")
+VARIANTS = ("as-is", "three-hops", "old-pool", "uvloop")
 
 
-async def _keep_session(connection: Any) -> None:
-    """A pool `reset` that sends nothing (asyncpg still rolls back an open transaction)."""
-
-
-async def _open_without_reset(tracker: Any) -> Any:
-    """``JobTracking._open`` with ``reset=``: the same pool and heartbeat task otherwise."""
+async def _open_old_pool(tracker: Any, size: int) -> Any:
+    """``JobTracking._open`` with 4 connections and asyncpg's default reset on release."""
     import asyncio
 
     import asyncpg
@@ -97,18 +96,14 @@ async def _open_without_reset(tracker: Any) -> Any:
     from models.db import asyncpg_dsn
 
     pool = await asyncpg.create_pool(
-        asyncpg_dsn(tracker.database_url),
-        min_size=1,
-        max_size=tracker.pool_size,
-        command_timeout=30,
-        reset=_keep_session,
+        asyncpg_dsn(tracker.database_url), min_size=1, max_size=4, command_timeout=30
     )
     tracker._heartbeat = asyncio.create_task(tracker._beat(), name="job-heartbeat")
     return pool
 
 
 def apply_variant(broker: dramatiq.Broker, variant: str) -> None:
-    from actors.middleware.jobs import JobTracking
+    from actors.middleware.jobs import TRACKS_JOB, JobTracking
 
     chosen = set(filter(None, variant.split(","))) - {"as-is"}
     unknown = chosen - set(VARIANTS)
@@ -120,12 +115,11 @@ def apply_variant(broker: dramatiq.Broker, variant: str) -> None:
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    if "three-hops" in chosen:
+        setattr(broker.get_actor(BenchNoop.actor_name).fn, TRACKS_JOB, False)
     for middleware in broker.middleware:
-        if isinstance(middleware, JobTracking):
-            if "job-pool-8" in chosen:
-                middleware.pool_size = 8
-            if "job-no-reset" in chosen:
-                middleware._open = functools.partial(_open_without_reset, middleware)
+        if isinstance(middleware, JobTracking) and "old-pool" in chosen:
+            middleware._open = functools.partial(_open_old_pool, middleware)  # type: ignore[method-assign]
 
 
 def build_ours() -> dramatiq.Broker:
@@ -134,13 +128,13 @@ def build_ours() -> dramatiq.Broker:
     from actors.settings import WorkerSettings
 
     broker = build_broker(WorkerSettings.from_env())
-    apply_variant(broker, os.environ.get("BENCH_VARIANT", "as-is"))
 
     @register(BenchNoop, ActorPolicy(max_retries=0, time_limit_ms=60_000, notes="bench only"))
     async def bench_noop(seq: int) -> None:
         window.start()
         window.end()
 
+    apply_variant(broker, os.environ.get("BENCH_VARIANT", "as-is"))
     return broker
 
 

@@ -12,7 +12,8 @@ and one ``zerocancer_job_outcomes_total`` increment:
   ``zerocancer_job_dead_letters_total``: the message goes to the dead-letter queue).
 
 A rate-limited attempt (``RateLimitedError``) only waited for capacity: its run is observed but
-it has no outcome (JobTracking does not count it as an attempt either).
+it has no outcome (JobTracking does not count it as an attempt either). Neither has a message
+whose job was running elsewhere (``JobBusyError``): it is simply tried again later.
 
 Every ``(actor, queue)`` label set is created at worker boot, at zero. Prometheus's ``rate()``
 needs two samples of a series: a series born at 1 on the first failure would read as "no
@@ -42,6 +43,7 @@ from dramatiq.broker import MessageProxy
 from dramatiq.middleware import Middleware
 
 from actors.errors import PermanentError, RateLimitedError
+from actors.middleware.jobs import JobBusyError
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +138,7 @@ def outcome_of(
     """The outcome label of one attempt (None: a rate-limit wait, not an attempt)."""
     if exception is None:
         return SUCCEEDED
-    if isinstance(exception, RateLimitedError):
+    if isinstance(exception, (RateLimitedError, JobBusyError)):
         return None
     throws: Any = message.options.get("throws")
     if not throws:

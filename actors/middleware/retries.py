@@ -1,7 +1,8 @@
 """PolicyRetries: Dramatiq's Retries plus two rules of our actor policies.
 
 - A rate-limited attempt (``RateLimitedError``) is enqueued again after the limiter's delay
-  without using up a retry: waiting for capacity is not a failure.
+  without using up a retry: waiting for capacity is not a failure. So is a message whose job is
+  running elsewhere (``JobBusyError``, raised by JobTracking's claim).
 - ``retry_for`` (actor option, ms): no retry is scheduled past that long after the message's
   first attempt (e.g. transactional email: retried until 24 h after the first attempt).
 """
@@ -19,6 +20,7 @@ from dramatiq.middleware import Retries
 from dramatiq.middleware.retries import DEFAULT_MAX_BACKOFF
 
 from actors.errors import RateLimitedError
+from actors.middleware.jobs import JobBusyError
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,9 @@ class PolicyRetries(Retries):
     ) -> None:
         if isinstance(exception, RateLimitedError):
             message.options[RATE_LIMITED_OPTION] = message.options.get(RATE_LIMITED_OPTION, 0) + 1
+            broker.enqueue(message, delay=exception.delay or 1_000)  # type: ignore[arg-type]
+            return
+        if isinstance(exception, JobBusyError):
             broker.enqueue(message, delay=exception.delay or 1_000)  # type: ignore[arg-type]
             return
         if exception is not None and self._past_retry_window(broker, message, exception):

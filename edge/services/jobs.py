@@ -142,9 +142,13 @@ async def list_failed(filters: FailedJobFilter, *, page: int, limit: int) -> tup
 
 _LOCK_SQL = """
 SELECT id::text AS id, actor_name, queue_name, args::text AS args, status, attempts,
-       error::text AS error
+       error::text AS error,
+       (SELECT count(*) FROM job_requeues r WHERE r.job_id = jobs.id)::int AS requeues
 FROM jobs WHERE id = $1::uuid FOR UPDATE
 """
+#: Message option numbering a requeued job's attempt chains: the worker skips a message whose
+#: number is below the job's requeue count (``actors.middleware.jobs.REQUEUE_OPTION``).
+REQUEUE_OPTION = "zc_requeue"
 _AUDIT_SQL = """
 INSERT INTO job_requeues (job_id, requeued_by_kind, requeued_by_id, previous_status,
                           previous_attempts, previous_error, created_at)
@@ -165,7 +169,10 @@ async def requeue(job_id: str, *, by: Requester) -> Job:
     ``queued``, a new outbox row, and an audit row naming ``by``; all in one transaction.
 
     The new message starts with fresh options, so the attempt gets the actor's whole retry
-    budget and retry window again. Raises ``NotFoundError`` or ``JobNotRequeueableError``.
+    budget and retry window again. It carries the job's new requeue count, so the worker skips
+    the messages of the attempts it replaces: a ``failed`` job's retry still held by Dramatiq
+    never runs beside or after the requeued attempt. Raises ``NotFoundError`` or
+    ``JobNotRequeueableError``.
     """
     key = parse_job_id(job_id)
     if key is None:
@@ -182,12 +189,25 @@ async def requeue(job_id: str, *, by: Requester) -> Job:
             [row["id"], by.kind, by.id, row["status"], row["attempts"], row["error"]],
         )
         await conn.execute_query(_QUEUED_SQL, [row["id"]])
-        message = message_dict(row["actor_name"], row["queue_name"], row["args"], row["id"])
+        message = message_dict(
+            row["actor_name"],
+            row["queue_name"],
+            row["args"],
+            row["id"],
+            options={REQUEUE_OPTION: row["requeues"] + 1},
+        )
         await conn.execute_query(_OUTBOX_SQL, [row["id"], row["queue_name"], message])
     return await Job.get(id=key)
 
 
-def message_dict(actor_name: str, queue_name: str, args_json: str | None, job_id: str) -> str:
+def message_dict(
+    actor_name: str,
+    queue_name: str,
+    args_json: str | None,
+    job_id: str,
+    *,
+    options: dict[str, Any] | None = None,
+) -> str:
     """The Dramatiq message (as ``actors.contracts.wire.message_dict`` writes it) for a job
     row's stored keyword arguments, as JSON text."""
     return json.dumps(
@@ -196,7 +216,7 @@ def message_dict(actor_name: str, queue_name: str, args_json: str | None, job_id
             "actor_name": actor_name,
             "args": [],
             "kwargs": json.loads(args_json) if args_json else {},
-            "options": {},
+            "options": options or {},
             "message_id": job_id,
             "message_timestamp": int(time.time() * 1000),
         },

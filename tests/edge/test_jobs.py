@@ -190,11 +190,35 @@ async def test_requeue_sends_a_new_attempt_through_the_outbox_and_records_who_di
     assert (message["message_id"], message["actor_name"]) == (str(job.id), "send_email")
     assert message["queue_name"] == "email"
     assert message["kwargs"] == stored.args
-    assert message["options"] == {}
+    # Fresh options (the whole retry budget again), numbered so the worker skips any message of
+    # the attempts this one replaces
+    assert message["options"] == {"zc_requeue": 1}
     [audit] = await JobRequeue.filter(job_id=job.id)
     assert (audit.requeued_by_kind, audit.requeued_by_id) == ("admin", admin.id)
     assert (audit.previous_status, audit.previous_attempts) == ("dead", 4)
     assert audit.previous_error == error
+
+
+async def test_each_requeue_numbers_its_message_after_the_ones_before(
+    client: httpx.AsyncClient,
+) -> None:
+    admin = await make_admin()
+    job = await make_job(Requester("system"), status=JobStatus.DEAD, attempts=2)
+
+    first = await client.post(f"{ADMIN_JOBS}/{job.id}/requeue", headers=bearer(admin))
+    await Job.filter(id=job.id).update(status=JobStatus.FAILED)
+    second = await client.post(f"{ADMIN_JOBS}/{job.id}/requeue", headers=bearer(admin))
+
+    assert (first.status_code, second.status_code) == (202, 202)
+    outbox = await connections.get("default").execute_query_dict(
+        "SELECT message::text AS message FROM outbox WHERE job_id = $1::uuid ORDER BY id",
+        [str(job.id)],
+    )
+    # The worker skips messages numbered below the job's requeue count
+    # (actors.middleware.jobs.REQUEUE_OPTION): the first requeue's retries once the second is made.
+    options = [json.loads(row["message"])["options"] for row in outbox[-2:]]
+    assert options == [{"zc_requeue": 1}, {"zc_requeue": 2}]
+    assert await JobRequeue.filter(job_id=job.id).count() == 2
 
 
 async def test_only_failed_or_dead_jobs_can_be_requeued(client: httpx.AsyncClient) -> None:
