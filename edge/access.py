@@ -5,7 +5,7 @@ otherwise a new one. It is on `request.ctx.request_id`, echoed in the `X-Request
 header, and in every access and error log line. The access line has method, route template
 (not the raw path: some paths carry one-time tokens), query parameter *names*, status,
 duration, client address and principal; never header values (Authorization, Cookie), bodies
-or query values.
+or query values. Lines are written in batches (`edge.access_lines`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from typing import Any
 
 from sanic import Request, Sanic
 from sanic.response import BaseHTTPResponse
+
+from edge.access_lines import AccessLines
 
 log = logging.getLogger("zerocancer.edge.access")
 
@@ -44,6 +46,9 @@ def setup_access_log(app: Sanic[Any, Any]) -> None:
         request.ctx.request_id = request_id_for(request)
         request.ctx.started_at = time.perf_counter()
 
+    lines = AccessLines(log.name)
+    app.ctx.access_lines = lines
+
     async def write_access_log(request: Request, response: BaseHTTPResponse) -> None:
         ctx = request.ctx
         rid = getattr(ctx, "request_id", None) or request_id_for(request)
@@ -55,12 +60,9 @@ def setup_access_log(app: Sanic[Any, Any]) -> None:
         method = request.method
         route = route_label(request)
         status = response.status
-        log.info(
-            "%s %s %s",
-            method,
-            route,
-            status,
-            extra={
+        lines.add(
+            f"{method} {route} {status}",
+            {
                 "request_id": rid,
                 "method": method,
                 "route": route,
@@ -74,7 +76,12 @@ def setup_access_log(app: Sanic[Any, Any]) -> None:
             },
         )
 
+    async def flush_access_lines(app: Sanic[Any, Any]) -> None:
+        lines.flush()
+
     # Registered first and with the extreme priorities: the id exists before any other
     # middleware runs, and the access line is written after every other response middleware.
     app.register_middleware(assign_request_id, "request", priority=1000)
     app.register_middleware(write_access_log, "response", priority=-1000)
+    app.register_listener(flush_access_lines, "before_server_stop")
+    app.register_listener(flush_access_lines, "after_server_stop")

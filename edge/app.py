@@ -16,6 +16,8 @@ from types import ModuleType
 from typing import Any
 
 from sanic import Blueprint, Sanic
+from sanic_ext.extensions.http.extension import HTTPExtension
+from sanic_ext.extensions.openapi.extension import OpenAPIExtension
 
 import edge.routes
 from edge.access import setup_access_log
@@ -72,6 +74,11 @@ def create_app(settings: EdgeSettings | None = None, *, name: str = APP_NAME) ->
     app: Sanic[Any, Any] = Sanic(name, log_config=log_config(), dumps=dumps)
     app.ctx.settings = settings
     configure(app, settings)
+    # Only the sanic-ext parts the edge uses: the OpenAPI document and CORS with the automatic
+    # OPTIONS/HEAD answers. The default set also brings dependency injection, which costs a
+    # signal dispatch on every request and is not used. (sanic-ext reads its configuration
+    # here, so `configure` comes first.)
+    app.extend(extensions=[OpenAPIExtension, HTTPExtension], built_in_extensions=False)
     register_error_handlers(app)
     setup_input_guard(app)
     setup_access_log(app)

@@ -18,6 +18,8 @@
     │                                    PayloadTooLarge 413, malformed JSON 400 (validation)
     └── anything else                    500 {"ok": false, "error": "Internal server error"},
                                          logged with the request id; its text is never sent
+    BaseException
+    └── sanic.exceptions.RequestCancelled 499 (the client went away: recorded, never sent)
 
 The class names are the ones `docs/developing.md` fixes for every package (hence N818 is
 silenced on them); domain errors in services follow the `<WhatHappened>Error` rule.
@@ -346,6 +348,8 @@ _UNREACHABLE = (
     asyncpg.exceptions.ConnectionDoesNotExistError,
     asyncpg.exceptions.CannotConnectNowError,
 )
+#: Status recorded for a request whose client went away before the answer (never sent).
+CLIENT_CLOSED_REQUEST = 499
 #: Seconds a client is asked to wait before retrying while the database is unreachable.
 DATABASE_RETRY_AFTER = 5
 
@@ -406,6 +410,19 @@ def register_error_handlers(app: Sanic[Any, Any]) -> None:
     @app.exception(sanic_exceptions.SanicException)
     async def sanic_error(request: Request, exc: sanic_exceptions.SanicException) -> HTTPResponse:
         return render_sanic_error(request, exc)
+
+    # Sanic looks handlers up by class, BaseExceptions included; its annotation says Exception.
+    @app.exception(sanic_exceptions.RequestCancelled)  # type: ignore[arg-type]
+    async def client_went_away(
+        request: Request, exc: sanic_exceptions.RequestCancelled
+    ) -> HTTPResponse:
+        # The client closed the connection before the answer was ready, so nothing is sent.
+        # Not a server error: without this Sanic records a 500, which would count against the
+        # availability objective. 499 is the status proxies log for it (nginx).
+        return respond(
+            {"ok": False, "error": "Client closed request", "err_code": "client_closed"},
+            status=CLIENT_CLOSED_REQUEST,
+        )
 
     @app.exception(Exception)
     async def unexpected(request: Request, exc: Exception) -> HTTPResponse:

@@ -38,7 +38,7 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info and record.exc_info[0] is not None:
             entry["exc_type"] = record.exc_info[0].__name__
             entry["traceback"] = "".join(traceback.format_exception(*record.exc_info))
-        return _encode(entry)
+        return encode_entry(entry)
 
 
 #: `json.dumps(entry, default=str, ensure_ascii=False)`, built once.
@@ -49,7 +49,7 @@ _PLAIN = frozenset({str, int, float, bool})
 _SHORT_NEGATIVE_EXPONENT = re.compile(r"\de-\d")
 
 
-def _encode(entry: dict[str, Any]) -> str:
+def encode_entry(entry: dict[str, Any]) -> str:
     """`json.dumps(entry, default=str, ensure_ascii=False)`, byte for byte: with ujson when
     every value is a plain str/int/float/bool or a list of str (the access line), else (or when
     ujson's text could differ, or it refuses the value) with the stdlib encoder."""

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from actors.contracts.outbox import Requester
@@ -22,6 +21,7 @@ from edge.services import staff_accounts
 from edge.services.accounts import is_expired
 from edge.services.errors import AccessDeniedError, InvalidInputError, NotFoundError
 from edge.services.sessions import record_credential_change
+from models import db
 from models.centers import ServiceCenter
 from models.enums import ServiceCenterStatus, StaffStatus
 from models.staff import CenterStaff, CenterStaffInvite
@@ -128,7 +128,7 @@ def _json_list(value: Any) -> list[Any]:
     return list(loaded)
 
 
-def center_json(row: dict[str, Any]) -> dict[str, Any]:
+def center_json(row: Mapping[str, Any]) -> dict[str, Any]:
     """`TCenter` from a row of `_CENTER_COLUMNS` (redacted unless `privileged`)."""
     privileged = bool(row["privileged"])
     services = [
@@ -156,17 +156,16 @@ async def list_centers(
     *, viewer: Viewer, filters: CenterFilters, page: int, page_size: int
 ) -> CenterPage:
     """A page of centers, newest first, with the number of all matching centers."""
-    conn = connections.get("default")
     where, values = _where(filters, first=3)
     limit, offset = len(values) + 3, len(values) + 4
-    rows = await conn.execute_query_dict(
+    rows = await db.fetch_rows(
         f'{_CENTER_COLUMNS}{where} ORDER BY c."createdAt" DESC, c."id" DESC'
         f" LIMIT ${limit} OFFSET ${offset}",
-        [viewer.admin, viewer.center_id, *values, page_size, (page - 1) * page_size],
+        *[viewer.admin, viewer.center_id, *values, page_size, (page - 1) * page_size],
     )
     count_where, count_values = _where(filters, first=1)
-    counted = await conn.execute_query_dict(
-        f'SELECT count(*) AS "total" FROM "ServiceCenter" c{count_where}', count_values
+    counted = await db.fetch_rows(
+        f'SELECT count(*) AS "total" FROM "ServiceCenter" c{count_where}', *count_values
     )
     return CenterPage(
         centers=[center_json(row) for row in rows],
@@ -178,8 +177,8 @@ async def list_centers(
 
 async def get_center(center_id: str, *, viewer: Viewer) -> dict[str, Any]:
     """One `TCenter`; raises NotFoundError "Center not found"."""
-    rows = await connections.get("default").execute_query_dict(
-        f'{_CENTER_COLUMNS} WHERE c."id" = $3', [viewer.admin, viewer.center_id, center_id]
+    rows = await db.fetch_rows(
+        f'{_CENTER_COLUMNS} WHERE c."id" = $3', viewer.admin, viewer.center_id, center_id
     )
     if not rows:
         raise NotFoundError("Center not found")
