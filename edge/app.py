@@ -28,7 +28,7 @@ from edge.jobs import setup_jobs
 from edge.lifecycle import setup_lifecycle
 from edge.logs import log_config
 from edge.metrics import setup_metrics
-from edge.openapi import setup_openapi
+from edge.openapi import configure_openapi, setup_openapi
 from edge.relay_task import setup_relay
 from edge.settings import EdgeSettings
 
@@ -74,6 +74,7 @@ def create_app(settings: EdgeSettings | None = None, *, name: str = APP_NAME) ->
     app: Sanic[Any, Any] = Sanic(name, log_config=log_config(), dumps=dumps)
     app.ctx.settings = settings
     configure(app, settings)
+    configure_openapi(app)
     # Only the sanic-ext parts the edge uses: the OpenAPI document and CORS with the automatic
     # OPTIONS/HEAD answers. The default set also brings dependency injection, which costs a
     # signal dispatch on every request and is not used. (sanic-ext reads its configuration

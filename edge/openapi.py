@@ -29,7 +29,8 @@ DESCRIPTION = (
 )
 
 
-def setup_openapi(app: Sanic[Any, Any]) -> None:
+def configure_openapi(app: Sanic[Any, Any]) -> None:
+    """sanic-ext's OpenAPI settings: they must be set before the extension starts."""
     app.config.OAS_URL_PREFIX = "/docs"
     # Redoc only: sanic-ext's Swagger UI adds an oauth2-redirect page that it fetches from a
     # CDN with a blocking call on the event loop (and answers 500 offline); we use no OAuth2.
@@ -40,6 +41,10 @@ def setup_openapi(app: Sanic[Any, Any]) -> None:
     app.config.API_TITLE = TITLE
     app.config.API_VERSION = VERSION
     app.config.API_DESCRIPTION = DESCRIPTION
+
+
+def setup_openapi(app: Sanic[Any, Any]) -> None:
+    """The document's description and security schemes, and its cached answer."""
     spec = app.ext.openapi
     spec.describe(TITLE, VERSION, DESCRIPTION)
     spec.add_security_scheme("bearer", "http", scheme="bearer", bearer_format="JWT")
