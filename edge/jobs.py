@@ -59,6 +59,7 @@ from edge.breaker import (
 )
 from edge.envelope import ok, respond
 from edge.errors import ApiError, ServiceUnavailable
+from edge.listen import listen
 from edge.services.jobs import job_url, requester_for
 from models.db import asyncpg_dsn
 from models.jobs import Job, JobStatus
@@ -96,14 +97,10 @@ FINAL_STATES = (JobStatus.SUCCEEDED, JobStatus.DEAD)
 DEFAULT_STOP_STATES = ("succeeded", "failed", "dead")
 #: Longest synchronous wait; the top bucket edge of the HTTP histogram.
 MAX_WAIT_SECONDS = 30.0
-#: Waits between LISTEN reconnection attempts (the last one repeats).
-RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)
 #: Re-read interval of a waiter while the LISTEN connection is down.
 DISCONNECTED_POLL_SECONDS = 1.0
 #: Re-read interval while listening: a safety net, NOTIFY is the wake-up.
 SAFETY_READ_SECONDS = 5.0
-#: A quiet LISTEN connection is probed this often, so a dead socket is noticed.
-LIVENESS_SECONDS = 30.0
 #: Extra time a wait may take past its deadline for its last row read, before giving up.
 READ_GRACE_SECONDS = 5.0
 
@@ -252,46 +249,29 @@ class JobWaiter:
                 event.set()
 
     async def _listen(self) -> None:
-        failures = 0
-        while not self._stopping.is_set():
-            try:
-                connection = await asyncpg.connect(self._dsn, timeout=10)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-                delay = RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)]
-                failures += 1
-                log.warning("job_done LISTEN connection failed (%s); retrying in %ss", exc, delay)
-                await asyncio.sleep(delay)
-                continue
-            self._connection = connection
-            lost = asyncio.Event()
-            connection.add_termination_listener(lambda _connection, lost=lost: lost.set())
-            try:
-                await connection.add_listener(self._channel, self._on_notify)
-                failures = 0
-                self.connects += 1
-                self._listening.set()
-                # NOTIFYs sent while we were away are lost: every waiter re-reads its row.
-                self._wake_all()
-                await self._watch(connection, lost)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-                log.warning("job_done LISTEN connection lost (%s); reconnecting", exc)
-            except Exception:
-                log.exception("job_done LISTEN failed unexpectedly; reconnecting")
-                await asyncio.sleep(RECONNECT_DELAYS[-1])
-            finally:
-                self._listening.clear()
-                self._wake_all()  # waiters fall back to slow re-reads until we are back
-                self._connection = None
-                if not connection.is_closed():
-                    connection.terminate()
+        await listen(
+            self._dsn,
+            self._channel,
+            self._on_notify,
+            stopping=self._stopping,
+            on_listening=self._on_listening,
+            on_lost=self._on_lost,
+            log=log,
+            label="job_done LISTEN",
+            connect_timeout=10,
+        )
 
-    async def _watch(self, connection: asyncpg.Connection, lost: asyncio.Event) -> None:
-        """Returns when the connection is gone; probes it when it has been quiet a while."""
-        while not lost.is_set():
-            try:
-                await asyncio.wait_for(lost.wait(), LIVENESS_SECONDS)
-            except TimeoutError:
-                await connection.execute("SELECT 1", timeout=5)
+    def _on_listening(self, connection: asyncpg.Connection) -> None:
+        self._connection = connection
+        self.connects += 1
+        self._listening.set()
+        # NOTIFYs sent while we were away are lost: every waiter re-reads its row.
+        self._wake_all()
+
+    def _on_lost(self) -> None:
+        self._listening.clear()
+        self._wake_all()  # waiters fall back to slow re-reads until we are back
+        self._connection = None
 
 
 # -- run_job -------------------------------------------------------------------------------

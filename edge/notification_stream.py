@@ -32,6 +32,7 @@ import asyncpg
 
 from actors.contracts.notifications import CHANNEL
 from edge.envelope import dumps
+from edge.listen import listen
 from edge.services import notifications
 from models.base import utc_now
 from models.notifications import NotificationRecipient
@@ -48,10 +49,6 @@ REPLAY_LIMIT = 50
 QUEUE_LIMIT = 500
 #: Recipient ids remembered per stream to drop duplicates between replay and live rows.
 REMEMBERED_IDS = 1000
-#: Waits between LISTEN reconnection attempts (the last one repeats).
-RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)
-#: A quiet LISTEN connection is checked this often, so a dead socket is noticed.
-LIVENESS_SECONDS = 30.0
 
 Clock = Callable[[], float]
 Send = Callable[[str], Awaitable[Any]]
@@ -126,6 +123,8 @@ class NotificationHub:
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._connection: asyncpg.Connection | None = None
+        #: Whether a LISTEN connection was up before: a reconnect must re-read (resync).
+        self._listened = False
 
     # -- lifecycle --
 
@@ -207,46 +206,23 @@ class NotificationHub:
         self._work.put_nowait((notification_id, users))
 
     async def _listen(self) -> None:
-        failures = 0
-        connected_before = False
-        while not self._stopping.is_set():
-            try:
-                connection = await asyncpg.connect(self._dsn)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-                delay = RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)]
-                failures += 1
-                log.warning("LISTEN connection failed (%s); retrying in %ss", exc, delay)
-                await asyncio.sleep(delay)
-                continue
-            self._connection = connection
-            lost = asyncio.Event()
-            connection.add_termination_listener(_setter(lost))
-            try:
-                await connection.add_listener(CHANNEL, self._on_notify)
-                failures = 0
-                if connected_before:
-                    # NOTIFYs sent while we were away are gone: re-read instead.
-                    self._work.put_nowait(_RESYNC)
-                connected_before = True
-                self._ready.set()
-                await self._watch(connection, lost)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-                log.warning("LISTEN connection lost (%s); reconnecting", exc)
-            except Exception:
-                log.exception("LISTEN connection failed unexpectedly; reconnecting")
-                await asyncio.sleep(RECONNECT_DELAYS[-1])
-            finally:
-                self._ready.clear()
-                if not connection.is_closed():
-                    connection.terminate()
+        await listen(
+            self._dsn,
+            CHANNEL,
+            self._on_notify,
+            stopping=self._stopping,
+            on_listening=self._on_listening,
+            on_lost=self._ready.clear,
+            log=log,
+        )
 
-    async def _watch(self, connection: asyncpg.Connection, lost: asyncio.Event) -> None:
-        """Returns when the connection is gone; probes it when it has been quiet a while."""
-        while not lost.is_set():
-            try:
-                await asyncio.wait_for(lost.wait(), LIVENESS_SECONDS)
-            except TimeoutError:
-                await connection.execute("SELECT 1", timeout=5)
+    def _on_listening(self, connection: asyncpg.Connection) -> None:
+        self._connection = connection
+        if self._listened:
+            # NOTIFYs sent while we were away are gone: re-read instead.
+            self._work.put_nowait(_RESYNC)
+        self._listened = True
+        self._ready.set()
 
     # -- fan-out --
 
@@ -280,15 +256,6 @@ class NotificationHub:
                 )
                 for recipient in rows:
                     subscription.offer(recipient)
-
-
-def _setter(event: asyncio.Event) -> Callable[[Any], None]:
-    """A termination listener that sets `event`."""
-
-    def on_terminated(_connection: Any) -> None:
-        event.set()
-
-    return on_terminated
 
 
 async def pump(

@@ -2,8 +2,8 @@
 
 Every status change is a conditional ``UPDATE ... WHERE status IN (...)`` (domain-model D-DM-1), so
 a webhook, a retry and the processing of the same payout can race without undoing each other.
-The eligibility rule is payouts.md §2.1; ``edge.services.payouts`` states the same SQL for the
-edge (the two packages may not import each other; tests/actors/test_payouts.py checks they agree).
+The eligibility rule is payouts.md §2.1: ``actors.contracts.payout_eligibility.ELIGIBLE_SQL``, the
+statement the edge runs too.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from actors.contracts.payout_eligibility import ELIGIBLE_SQL
 from models.base import new_id, utc_now
 from models.enums import PayoutStatus, PayoutType
 
@@ -25,20 +26,6 @@ MINIMUM_PAYOUT = 100.0
 UNKNOWN_OUTCOME = "Transfer outcome unknown; awaiting provider confirmation"
 NOT_PENDING = "Payout not found or not in pending status"
 NOT_FAILED = "Payout not found or not in failed status"
-
-#: Transactions eligible for payout to centre $1 (payouts.md §2.1): completed, never in a payout,
-#: linked to a COMPLETED appointment at that centre. ``FOR UPDATE`` variants lock them.
-ELIGIBLE_SQL = """
-SELECT t.id, t.amount, t."createdAt" AS created_at
-FROM "Transaction" t
-WHERE t.status = 'COMPLETED'
-  AND NOT EXISTS (SELECT 1 FROM payout_items pi WHERE pi."transactionId" = t.id)
-  AND EXISTS (
-      SELECT 1 FROM "Appointment" a
-      WHERE a."transactionId" = t.id AND a."centerId" = $1 AND a.status = 'COMPLETED'
-  )
-ORDER BY t."createdAt" DESC, t.id
-"""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,13 +6,11 @@ from __future__ import annotations
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
-from edge.auth.cookies import set_refresh_cookie
 from edge.auth.guards import requires_role
 from edge.auth.password_reset_routes import add_password_reset_routes
-from edge.deps import client_ip, settings_of, throttle_of
 from edge.envelope import ok
-from edge.errors import ApiError
 from edge.openapi import request_body
+from edge.routes.auth import login_answer
 from edge.schemas.auth import (
     AdminCreateBody,
     AdminForgotPasswordBody,
@@ -20,7 +18,6 @@ from edge.schemas.auth import (
     AdminResetPasswordBody,
 )
 from edge.services import admin_accounts, logins
-from edge.services.errors import InvalidCredentialsError
 from edge.validation import parse_body
 
 bp = Blueprint("admin_auth", url_prefix="/admin")
@@ -31,26 +28,19 @@ bp = Blueprint("admin_auth", url_prefix="/admin")
 async def login_admin(request: Request) -> HTTPResponse:
     """Log in as an admin (8-hour access token); sets the refresh cookie."""
     body = parse_body(request, AdminLoginBody)
-    settings = settings_of(request)
-    try:
-        result = await logins.login_admin(
-            email=body.email,
-            password=body.password,
-            client_ip=client_ip(request),
-            settings=settings,
-            throttle=throttle_of(request),
-        )
-    except InvalidCredentialsError as exc:
-        raise ApiError(exc.message, status=401) from None
-    user = {
-        "userId": result.account_id,
-        "email": result.email,
-        "fullName": result.full_name,
-        "profile": result.profile,
-    }
-    response = ok({"token": result.tokens.access, "user": user})
-    set_refresh_cookie(response, settings, result.tokens.refresh)
-    return response
+    return await login_answer(
+        request,
+        body.email,
+        body.password,
+        logins.login_admin,
+        lambda admin: {
+            "userId": admin.account_id,
+            "email": admin.email,
+            "fullName": admin.full_name,
+            "profile": admin.profile,
+        },
+        refused_status=401,
+    )
 
 
 add_password_reset_routes(

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any, Protocol
 
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
 from edge.auth.cookies import clear_refresh_cookie, refresh_cookie, set_refresh_cookie
 from edge.auth.guards import requires_role
+from edge.auth.password_reset_routes import add_password_reset_routes
+from edge.auth.throttle import Throttle
 from edge.deps import client_ip, principal_of, settings_of, throttle_of
 from edge.envelope import ok, respond
 from edge.errors import ApiError
@@ -21,7 +26,9 @@ from edge.schemas.auth import (
     VerifyEmailBody,
 )
 from edge.services import logins, recovery, sessions
-from edge.services.errors import SessionRefusedError
+from edge.services.accounts import SignedIn
+from edge.services.errors import InvalidCredentialsError, SessionRefusedError
+from edge.settings import EdgeSettings
 from edge.validation import parse_body
 
 log = logging.getLogger("zerocancer.edge.auth")
@@ -37,6 +44,50 @@ USER_ACTORS: dict[str, logins.UserActor] = {
 INVALID_ACTOR = "Actor type is required and must be one of: patient, donor, center."
 
 
+class Login(Protocol):
+    """A login of `edge.services.logins`, its account's own arguments bound (`partial`)."""
+
+    def __call__(
+        self,
+        *,
+        email: str,
+        password: str,
+        client_ip: str,
+        settings: EdgeSettings,
+        throttle: Throttle,
+    ) -> Awaitable[SignedIn]: ...
+
+
+async def login_answer(
+    request: Request,
+    email: str,
+    password: str,
+    login: Login,
+    user: Callable[[SignedIn], dict[str, Any]],
+    *,
+    refused_status: int | None = None,
+) -> HTTPResponse:
+    """The answer of every login (auth.md 3.1, 5.4, 6.1): `{"token", "user": user(signed_in)}`
+    and the refresh token in its cookie. Bad credentials answer 400 `invalid_credentials`, or
+    `refused_status` (with no `err_code`) where the account kind's contract says so."""
+    settings = settings_of(request)
+    try:
+        signed_in = await login(
+            email=email,
+            password=password,
+            client_ip=client_ip(request),
+            settings=settings,
+            throttle=throttle_of(request),
+        )
+    except InvalidCredentialsError as exc:
+        if refused_status is None:
+            raise
+        raise ApiError(exc.message, status=refused_status) from None
+    response = ok({"token": signed_in.tokens.access, "user": user(signed_in)})
+    set_refresh_cookie(response, settings, signed_in.tokens.refresh)
+    return response
+
+
 @bp.post("/login", name="login_user")
 @request_body(LoginBody)
 async def login_user(request: Request) -> HTTPResponse:
@@ -46,24 +97,18 @@ async def login_user(request: Request) -> HTTPResponse:
     actor = USER_ACTORS.get(request.args.get("actor") or "")
     if actor is None:
         raise ApiError(INVALID_ACTOR, err_code="invalid_actor")
-    settings = settings_of(request)
-    result = await logins.login_user(
-        actor=actor,
-        email=body.email,
-        password=body.password,
-        client_ip=client_ip(request),
-        settings=settings,
-        throttle=throttle_of(request),
+    return await login_answer(
+        request,
+        body.email,
+        body.password,
+        partial(logins.login_user, actor=actor),
+        lambda user: {
+            "userId": user.account_id,
+            "fullName": user.full_name,
+            "email": user.email,
+            "profile": user.profile,
+        },
     )
-    user = {
-        "userId": result.account_id,
-        "fullName": result.full_name,
-        "email": result.email,
-        "profile": result.profile,
-    }
-    response = ok({"token": result.tokens.access, "user": user})
-    set_refresh_cookie(response, settings, result.tokens.refresh)
-    return response
 
 
 @bp.get("/me", name="get_current_user")
@@ -113,22 +158,17 @@ async def logout(request: Request) -> HTTPResponse:
     return response
 
 
-@bp.post("/forgot-password", name="forgot_password")
-@request_body(ForgotPasswordBody)
-async def forgot_password(request: Request) -> HTTPResponse:
-    """E-mail a password-reset link to a patient/donor account, if it exists."""
-    body = parse_body(request, ForgotPasswordBody)
-    await recovery.forgot_password(body.email, throttle=throttle_of(request))
-    return ok({})
-
-
-@bp.post("/reset-password", name="reset_password")
-@request_body(ResetPasswordBody)
-async def reset_password(request: Request) -> HTTPResponse:
-    """Set a new password with a reset token; ends the account's other sessions."""
-    body = parse_body(request, ResetPasswordBody)
-    await recovery.reset_password(body.token, body.password)
-    return ok({})
+add_password_reset_routes(
+    bp,
+    account=None,
+    forgot_body=ForgotPasswordBody,
+    send_reset_link=lambda body, throttle: recovery.forgot_password(body.email, throttle=throttle),
+    forgot_summary="E-mail a password-reset link to a patient/donor account, if it exists.",
+    reset_body=ResetPasswordBody,
+    reset_password=lambda body: recovery.reset_password(body.token, body.password),
+    reset_summary="Set a new password with a reset token; ends the account's other sessions.",
+    with_messages=False,
+)
 
 
 @bp.post("/verify-email", name="verify_email")

@@ -3,15 +3,15 @@ reset-password, login); the rest of /center is in the centers routes."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
-from edge.auth.cookies import set_refresh_cookie
 from edge.auth.password_reset_routes import add_password_reset_routes
-from edge.deps import client_ip, settings_of, throttle_of
 from edge.envelope import ok
-from edge.errors import ApiError
 from edge.openapi import request_body
+from edge.routes.auth import login_answer
 from edge.schemas.auth import (
     StaffCreatePasswordBody,
     StaffForgotPasswordBody,
@@ -19,7 +19,6 @@ from edge.schemas.auth import (
     StaffResetPasswordBody,
 )
 from edge.services import logins, staff_accounts
-from edge.services.errors import InvalidCredentialsError
 from edge.validation import parse_body
 
 bp = Blueprint("center_staff_auth", url_prefix="/center/staff")
@@ -55,25 +54,16 @@ add_password_reset_routes(
 async def login_staff(request: Request) -> HTTPResponse:
     """Log in as center staff (profile CENTER for the center's admins); sets the refresh cookie."""
     body = parse_body(request, StaffLoginBody)
-    settings = settings_of(request)
-    try:
-        result = await logins.login_staff(
-            center_id=body.center_id,
-            email=body.email,
-            password=body.password,
-            client_ip=client_ip(request),
-            settings=settings,
-            throttle=throttle_of(request),
-        )
-    except InvalidCredentialsError as exc:
-        # 401 kept for compatibility with the reference (D-AUTH-11).
-        raise ApiError(exc.message, status=401) from None
-    user = {
-        "userId": result.account_id,
-        "email": result.email,
-        "profile": result.profile,
-        "centerId": result.center_id,
-    }
-    response = ok({"token": result.tokens.access, "user": user})
-    set_refresh_cookie(response, settings, result.tokens.refresh)
-    return response
+    return await login_answer(
+        request,
+        body.email,
+        body.password,
+        partial(logins.login_staff, center_id=body.center_id),
+        lambda staff: {
+            "userId": staff.account_id,
+            "email": staff.email,
+            "profile": staff.profile,
+            "centerId": staff.center_id,
+        },
+        refused_status=401,  # kept for compatibility with the reference (D-AUTH-11)
+    )

@@ -1,9 +1,9 @@
 """Centre payouts, the edge's part (payouts.md): balances, listings, manual payouts, transfer
 webhook transitions, and the checks before a payout is handed to ``actor: payouts``.
 
-What a centre is owed (§2.1) is the same SQL as ``actors.payouts.store.ELIGIBLE_SQL`` (the edge may
-not import actors' code; tests/actors/test_payouts.py checks both agree). Webhook transitions are
-guarded conditional updates, so a redelivered or late event never undoes a final state (D-PAY-6).
+What a centre is owed (§2.1) is ``actors.contracts.payout_eligibility.ELIGIBLE_SQL``, the statement
+the payout worker runs too. Webhook transitions are guarded conditional updates, so a redelivered
+or late event never undoes a final state (D-PAY-6).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+from actors.contracts.payout_eligibility import ELIGIBLE_SQL
 from edge.services.campaigns import page_count
 from edge.services.errors import InvalidInputError, NotFoundError
 from edge.services.rows import row
@@ -37,19 +38,6 @@ INVALID_TRANSACTIONS = (
 NOT_PENDING = "Payout not found or not in pending status"
 NOT_FAILED = "Payout not found or not in failed status"
 MAX_RETRIES = "Maximum retry attempts exceeded"
-
-#: Payouts.md §2.1; identical to ``actors.payouts.store.ELIGIBLE_SQL``.
-ELIGIBLE_SQL = """
-SELECT t.id, t.amount, t."createdAt" AS created_at
-FROM "Transaction" t
-WHERE t.status = 'COMPLETED'
-  AND NOT EXISTS (SELECT 1 FROM payout_items pi WHERE pi."transactionId" = t.id)
-  AND EXISTS (
-      SELECT 1 FROM "Appointment" a
-      WHERE a."transactionId" = t.id AND a."centerId" = $1 AND a.status = 'COMPLETED'
-  )
-ORDER BY t."createdAt" DESC, t.id
-"""
 
 _ELIGIBLE_MANY_SQL = """
 SELECT DISTINCT a."centerId" AS center_id, t.id
