@@ -164,7 +164,7 @@ def edge_env(url: str, tag: str, var: Path) -> dict[str, str]:
 
 #: Edge variants for `--variants` (experiments: the edge code is patched in the edge process
 #: at start-up by `serve_variant`, never edited). `all` combines the others.
-VARIANTS = ("as-is", "no-access-log", "no-metrics", "no-pool-reset", "gc-freeze", "all")
+VARIANTS = ("as-is", "no-access-log", "no-metrics", "no-cors", "all")
 
 
 def serve_variant(variant: str, edge_args: list[str]) -> int:
@@ -172,46 +172,23 @@ def serve_variant(variant: str, edge_args: list[str]) -> int:
 
     - `no-access-log`: without `edge.access.setup_access_log` (request id + JSON access line);
     - `no-metrics`: without `edge.metrics.setup_metrics` (timing middleware + /metrics);
-    - `no-pool-reset`: the ORM's asyncpg pool gets a `reset` that sends nothing, instead of
-      asyncpg's reset query on every release (`models.db.tortoise_config` credentials);
-    - `gc-freeze`: `gc.freeze()` once the server started (start-up objects leave the GC).
+    - `no-cors`: sanic-ext's CORS response middleware off (`CORS = False`).
     """
-    import gc
-
     import edge.app
-    import models.db
 
     chosen = set(VARIANTS[1:-1]) if variant == "all" else {variant}
     if "no-access-log" in chosen:
         edge.app.setup_access_log = lambda app: None
     if "no-metrics" in chosen:
         edge.app.setup_metrics = lambda app: None
-    if "no-pool-reset" in chosen:
-        original_config = models.db.tortoise_config
+    if "no-cors" in chosen:
+        original_configure = edge.app.configure
 
-        async def keep_session(connection: Any) -> None:
-            return None
+        def configure_without_cors(app: Any, settings: Any) -> None:
+            original_configure(app, settings)
+            app.config.CORS = False
 
-        def config_without_reset(url: str, *, max_size: int = 10) -> dict[str, Any]:
-            config = original_config(url, max_size=max_size)
-            config["connections"][models.db.CONNECTION]["credentials"]["reset"] = keep_session
-            return config
-
-        models.db.tortoise_config = config_without_reset
-    if "gc-freeze" in chosen:
-        original_create = edge.app.create_app
-
-        def create_and_freeze(*args: Any, **kwargs: Any) -> Any:
-            app = original_create(*args, **kwargs)
-
-            async def freeze(app: Any) -> None:
-                gc.collect()
-                gc.freeze()
-
-            app.after_server_start(freeze)
-            return app
-
-        edge.app.create_app = create_and_freeze
+        edge.app.configure = configure_without_cors
     from edge.__main__ import main as edge_main
 
     return edge_main(edge_args)

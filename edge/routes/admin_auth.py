@@ -7,10 +7,10 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
 from edge.auth.guards import requires_role
+from edge.auth.login_answer import login_answer
 from edge.auth.password_reset_routes import add_password_reset_routes
 from edge.envelope import ok
 from edge.openapi import request_body
-from edge.routes.auth import login_answer
 from edge.schemas.auth import (
     AdminCreateBody,
     AdminForgotPasswordBody,
