@@ -16,6 +16,7 @@ Message classes `SendAppointmentReminders` and `PurgeResultFiles` are in
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import logging
 import os
@@ -40,20 +41,6 @@ REMINDER_TYPE: Final = "APPOINTMENT_REMINDER"
 REMINDER_TITLE: Final = "Appointment Reminder"
 #: The reminder's wall clock ("(WAT)" in the message).
 REMINDER_TIMEZONE: Final = "Africa/Lagos"
-_MONTHS: Final = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
 #: Derivatives the image actor writes beside an original (`actors.images`).
 IMAGE_VARIANTS: Final = ("web", "thumbnail")
 
@@ -128,8 +115,8 @@ def reminder_text(screening_type_name: str, center_name: str, when: dt.datetime)
     """`Reminder: your {type} appointment at {centre} is on {D MMMM YYYY, HH:mm} (WAT).`"""
     aware = when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
     local = aware.astimezone(ZoneInfo(REMINDER_TIMEZONE))
-    months = _MONTHS
-    stamp = f"{local.day} {months[local.month - 1]} {local.year}, {local:%H:%M}"
+    # calendar.month_name follows LC_TIME; no process here calls locale.setlocale, so it is English.
+    stamp = f"{local.day} {calendar.month_name[local.month]} {local.year}, {local:%H:%M}"
     return f"Reminder: your {screening_type_name} appointment at {center_name} is on {stamp} (WAT)."
 
 

@@ -19,7 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from actors.matching.algorithm import (
+from actors.matching.algorithm import decide
+from actors.matching.config import MatchingConfig
+from actors.matching.inputs import (
     GENERAL_POOL_ID,
     Campaign,
     ExistingAllocation,
@@ -28,9 +30,7 @@ from actors.matching.algorithm import (
     Patient,
     ScreeningType,
     WaitingEntry,
-    decide,
 )
-from actors.matching.config import MatchingConfig
 
 NOW = datetime(2025, 9, 1, 12, 0)  # T0, naive UTC as the store passes it
 STATES = [f"State {i}" for i in range(37)]

@@ -47,30 +47,21 @@ from actors.contracts.messages import SendEmail
 from actors.contracts.notifications import CHANNEL as NOTIFICATION_CHANNEL
 from actors.contracts.notifications import EMAIL_TEMPLATE, SYSTEM_USER_ID, notify_payload
 from actors.contracts.outbox import Requester
-from actors.matching.algorithm import (
-    COMMITTED,
+from actors.matching.algorithm import plan
+from actors.matching.config import MatchingConfig
+from actors.matching.decisions import Allocation, Decisions, Expiry, LogLine
+from actors.matching.inputs import (
     GENERAL_POOL_ID,
-    Allocation,
     Campaign,
-    CampaignChanged,
-    Decisions,
-    EntryChanged,
     ExistingAllocation,
-    Expiry,
-    Failed,
     HeldEntry,
-    LogLine,
     MatchingInputs,
-    Outcome,
     Patient,
     ScreeningType,
     WaitingEntry,
-    kobo_to_float,
-    kobo_to_naira,
-    plan,
-    to_kobo,
 )
-from actors.matching.config import MatchingConfig
+from actors.matching.outcomes import COMMITTED, CampaignChanged, EntryChanged, Failed, Outcome
+from actors.matching.units import kobo_to_float, kobo_to_naira, to_kobo
 from models.base import new_id, utc_now
 
 __all__ = [

@@ -22,7 +22,7 @@ from edge.schemas.appointment import (
     VerifyBody,
 )
 from edge.services import appointments, checkin
-from edge.services.appointments import Acting
+from edge.services.acting import Acting
 from edge.validation import parse_body, parse_query
 
 bp = Blueprint("appointment_center", url_prefix="/appointment")

@@ -22,8 +22,8 @@ from edge.schemas.appointment import (
     PatientAppointmentsQuery,
     SelectCenterBody,
 )
-from edge.services import bookings, results
-from edge.services.bookings import CheckInCodeExpiredError
+from edge.services import bookings, patient_appointments, patient_receipts, results
+from edge.services.patient_appointments import CheckInCodeExpiredError
 from edge.validation import parse_body, parse_query, validate
 
 log = logging.getLogger("zerocancer.edge.bookings")
@@ -115,7 +115,7 @@ async def list_patient_appointments(request: Request) -> HTTPResponse:
     """The caller's appointments, latest first (filter: status)."""
     query = parse_query(request, PatientAppointmentsQuery)
     return ok(
-        await bookings.list_patient_appointments(
+        await patient_appointments.list_patient_appointments(
             patient_id=principal_of(request).id,
             page=query.page,
             size=query.size,
@@ -139,7 +139,7 @@ async def get_patient_result(request: Request, result_id: str) -> HTTPResponse:
 async def get_appointment_receipt(request: Request, transaction_id: str) -> HTTPResponse:
     """A payment of the caller's with the appointments it paid for."""
     return ok(
-        await bookings.get_receipt(
+        await patient_receipts.get_receipt(
             patient_id=principal_of(request).id, transaction_id=transaction_id
         )
     )
@@ -150,7 +150,7 @@ async def get_appointment_receipt(request: Request, transaction_id: str) -> HTTP
 async def get_patient_appointment(request: Request, appointment_id: str) -> HTTPResponse:
     """One of the caller's appointments with center, result files and check-in."""
     return ok(
-        await bookings.get_patient_appointment(
+        await patient_appointments.get_patient_appointment(
             patient_id=principal_of(request).id, appointment_id=appointment_id
         )
     )
@@ -161,7 +161,7 @@ async def get_patient_appointment(request: Request, appointment_id: str) -> HTTP
 async def get_check_in_code(request: Request, appointment_id: str) -> HTTPResponse:
     """The appointment's check-in code (`null` until paid; 410 once expired)."""
     try:
-        answer = await bookings.check_in_code(
+        answer = await patient_appointments.check_in_code(
             patient_id=principal_of(request).id, appointment_id=appointment_id
         )
     except CheckInCodeExpiredError as exc:

@@ -14,7 +14,7 @@ from edge.auth.guards import requires_role
 from edge.deps import principal_of
 from edge.envelope import ok
 from edge.schemas.appointment import ReceiptsQuery
-from edge.services import bookings
+from edge.services import patient_receipts
 from edge.validation import parse_query
 
 bp = Blueprint("patient", url_prefix="/patient")
@@ -26,7 +26,7 @@ async def list_patient_receipts(request: Request) -> HTTPResponse:
     """Payments for the caller's appointments, newest first."""
     query = parse_query(request, ReceiptsQuery)
     return ok(
-        await bookings.list_receipts(
+        await patient_receipts.list_receipts(
             patient_id=principal_of(request).id, page=query.page, size=query.size
         )
     )
@@ -37,7 +37,7 @@ async def list_patient_receipts(request: Request) -> HTTPResponse:
 async def get_patient_receipt(request: Request, transaction_id: str) -> HTTPResponse:
     """One payment of the caller's (same answer as /appointment/patient/receipts/{id})."""
     return ok(
-        await bookings.get_receipt(
+        await patient_receipts.get_receipt(
             patient_id=principal_of(request).id, transaction_id=transaction_id
         )
     )

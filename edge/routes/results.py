@@ -28,7 +28,7 @@ from edge.schemas.appointment import (
     UploadResultsBody,
 )
 from edge.services import results
-from edge.services.appointments import Acting
+from edge.services.acting import Acting
 from edge.services.errors import DomainError
 from edge.services.results import ExternalFile, ForeignAppointmentError, StoredUpload
 from edge.storage import (

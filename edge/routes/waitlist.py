@@ -25,7 +25,7 @@ from edge.envelope import iso, ok, respond
 from edge.errors import ApiError, ValidationFailed
 from edge.jobs import run_job
 from edge.schemas.waitlist import DemandQuery, JoinBody, LeaveBody, PatientWaitlistsQuery
-from edge.services import waitlists
+from edge.services import matching_status, matching_trigger, waitlist_demand, waitlists
 from edge.validation import parse_body, parse_query
 from models.base import utc_now
 from models.jobs import Job, JobStatus
@@ -117,7 +117,7 @@ async def list_waitlist_demand(request: Request) -> HTTPResponse:
     """Pending demand per screening type (public; counts only)."""
     query = _query(request, DemandQuery)
     return ok(
-        await waitlists.demand(
+        await waitlist_demand.demand(
             page=query.page, page_size=query.page_size, descending=query.demand_order == "desc"
         )
     )
@@ -127,7 +127,7 @@ async def list_waitlist_demand(request: Request) -> HTTPResponse:
 async def get_matching_status(request: Request) -> HTTPResponse:
     """Health of waitlist matching (public, for cron monitoring): healthy, warning or error."""
     try:
-        health = await waitlists.matching_health()
+        health = await matching_status.matching_health()
     except (OSError, DBConnectionError):
         return respond({"ok": False, "error": "Service unavailable"}, status=503)
     timestamp = iso(utc_now())
@@ -151,7 +151,7 @@ async def get_matching_status(request: Request) -> HTTPResponse:
 @requires_role("admin")
 async def get_matching_stats(request: Request) -> HTTPResponse:
     """Waitlist and campaign counts; also at the top level, where the admin panel reads them."""
-    stats = await waitlists.matching_stats()
+    stats = await matching_status.matching_stats()
     return respond({"ok": True, "data": stats, **stats})
 
 
@@ -197,7 +197,7 @@ async def _run_matching(
     received = time.monotonic()
 
     async def submit() -> Job:
-        return await waitlists.request_matching_run(
+        return await matching_trigger.request_matching_run(
             source=source, admin_id=admin_id, requested_by=requested_by
         )
 

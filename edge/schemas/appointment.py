@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BeforeValidator, Field, StrictBool, StrictInt
 from pydantic_core import PydanticCustomError
 
-from edge.services.appointments import bookable_time
+from edge.services.appointment_times import bookable_time
 from edge.storage import file_settings
 from edge.validation import Msg, Schema
 from models.enums import AppointmentStatus

@@ -1,5 +1,5 @@
-"""Patient bookings (appointments.md §4.11-4.19, §5): self-pay booking, booking with a matched
-donation, the patient's appointments, check-in code and receipts.
+"""Patient bookings (appointments.md §4.11-4.13): self-pay booking and booking with a matched
+donation.
 
 Self-pay booking is two steps around the payment provider call: `create_pending_booking` commits
 the PENDING transaction and appointment, the caller initialises the payment, and on a provider
@@ -17,18 +17,11 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from edge.services.appointments import (
-    DONATION_CODE_LIFETIME,
-    assign_check_in_code,
-    end_of_lagos_day,
-    page_count,
-    patient_appointment,
-    result_ids,
-    transaction_object,
-)
-from edge.services.errors import DomainError, InvalidInputError, NotFoundError
-from edge.services.results import served_file_url
-from models.appointments import Appointment, AppointmentVerification
+from edge.services.appointment_objects import page_count, patient_appointment
+from edge.services.appointment_times import end_of_lagos_day
+from edge.services.check_in_codes import DONATION_CODE_LIFETIME, assign_check_in_code
+from edge.services.errors import InvalidInputError, NotFoundError
+from models.appointments import Appointment
 from models.base import utc_now
 from models.centers import ServiceCenter, ServiceCenterScreeningType
 from models.enums import (
@@ -38,21 +31,13 @@ from models.enums import (
     TransactionStatus,
     TransactionType,
 )
-from models.results import ScreeningResult, ScreeningResultFile
 from models.screening_types import ScreeningType
-from models.staff import CenterStaff
 from models.transactions import Transaction
 from models.users import User
 from models.waitlists import DonationAllocation, Waitlist
 
 NOT_OFFERED = "Screening type not available at this center"
 INVALID_ALLOCATION = "Invalid or already assigned allocation"
-
-
-class CheckInCodeExpiredError(DomainError):
-    """The appointment's check-in code has expired (answered 410)."""
-
-    default_message = "Check-in code expired"
 
 
 async def offers(
@@ -99,10 +84,6 @@ async def _load_patient_appointment(appointment_id: str) -> Appointment:
     return await Appointment.get(id=appointment_id).select_related(
         "center", "screening_type", "transaction"
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# Self-pay booking (§4.11)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,10 +163,6 @@ async def fail_pending_booking(booking: PendingBooking) -> None:
 async def booked_appointment(booking: PendingBooking) -> dict[str, Any]:
     """The patient appointment object of a fresh booking, with its transaction."""
     return patient_appointment(await _load_patient_appointment(booking.appointment_id))
-
-
-# ---------------------------------------------------------------------------------------------
-# Booking with a matched donation (§4.12, §4.13)
 
 
 async def _usable_allocation(
@@ -285,176 +262,3 @@ async def select_center(
             raise InvalidInputError(INVALID_ALLOCATION)
     loaded = await _load_patient_appointment(appointment.id)
     return {"appointment": patient_appointment(loaded, with_transaction=False)}
-
-
-# ---------------------------------------------------------------------------------------------
-# The patient's appointments (§4.14, §4.18, §4.19)
-
-
-async def list_patient_appointments(
-    *, patient_id: str, page: int, size: int, status: AppointmentStatus | None = None
-) -> dict[str, Any]:
-    """§4.14: the caller's appointments, latest appointment time first."""
-    query = Appointment.filter(patient_id=patient_id)
-    if status is not None:
-        query = query.filter(status=status)
-    total = await query.count()
-    rows = (
-        await query.order_by("-appointment_date_time", "-created_at", "id")
-        .offset((page - 1) * size)
-        .limit(size)
-        .select_related("center", "screening_type", "transaction")
-    )
-    results = await result_ids([row.id for row in rows])
-    return {
-        "appointments": [patient_appointment(row, result_id=results.get(row.id)) for row in rows],
-        "page": page,
-        "pageSize": size,
-        "total": total,
-        "totalPages": page_count(total, size),
-    }
-
-
-async def get_patient_appointment(*, patient_id: str, appointment_id: str) -> dict[str, Any]:
-    """§4.18 (`TPatientAppointmentDetails`); another patient's appointment is not found."""
-    row = (
-        await Appointment.filter(id=appointment_id, patient_id=patient_id)
-        .select_related("center", "screening_type", "transaction")
-        .first()
-    )
-    if row is None:
-        raise NotFoundError("Appointment not found")
-    body: dict[str, Any] = {
-        "id": row.id,
-        "patientId": row.patient_id,
-        "centerId": row.center_id,
-        "screeningTypeId": row.screening_type_id,
-        "appointmentDateTime": row.appointment_date_time,
-        "isDonation": row.is_donation,
-        "status": row.status,
-    }
-    if row.transaction_id is not None:
-        body["transactionId"] = row.transaction_id
-    body["checkInCode"] = row.check_in_code
-    body["checkInCodeExpiresAt"] = row.check_in_code_expires_at
-    if row.donation_id is not None:
-        body["donationId"] = row.donation_id
-    if row.cancellation_reason is not None:
-        body["cancellationReason"] = row.cancellation_reason
-    if row.cancellation_date is not None:
-        body["cancellationDate"] = row.cancellation_date
-    body["createdAt"] = row.created_at
-    body["center"] = {
-        "id": row.center.id,
-        "centerName": row.center.center_name,
-        "address": row.center.address,
-        "state": row.center.state,
-        "lga": row.center.lga,
-        "phoneNumber": row.center.phone,
-        "email": row.center.email,
-    }
-    screening_type: dict[str, Any] = {"id": row.screening_type.id, "name": row.screening_type.name}
-    if row.screening_type.description is not None:
-        screening_type["description"] = row.screening_type.description
-    body["screeningType"] = screening_type
-    if row.transaction_id is not None and row.transaction is not None:
-        body["transaction"] = transaction_object(row.transaction)
-    result = await ScreeningResult.filter(appointment_id=row.id).first()
-    if result is not None:
-        files = await ScreeningResultFile.filter(result_id=result.id, is_deleted=False).order_by(
-            "uploaded_at", "id"
-        )
-        result_body: dict[str, Any] = {"id": result.id}
-        if result.notes is not None:
-            result_body["notes"] = result.notes
-        result_body["uploadedAt"] = result.uploaded_at
-        result_body["files"] = [
-            {
-                "id": file.id,
-                "fileName": file.file_name,
-                "fileType": file.file_type,
-                "cloudinaryUrl": served_file_url(file, scope="active"),
-                "uploadedAt": file.uploaded_at,
-            }
-            for file in files
-        ]
-        body["result"] = result_body
-    verification = await AppointmentVerification.filter(appointment_id=row.id).first()
-    if verification is not None:
-        verification_body: dict[str, Any] = {
-            "id": verification.id,
-            "verifiedAt": verification.verified_at,
-        }
-        if verification.verified_by_id is not None:
-            staff = await CenterStaff.get_or_none(id=verification.verified_by_id)
-            if staff is not None:
-                verification_body["verifier"] = {"id": staff.id, "email": staff.email}
-        body["verification"] = verification_body
-    return body
-
-
-async def check_in_code(*, patient_id: str, appointment_id: str) -> dict[str, Any]:
-    """§4.19: the code of one of the caller's appointments (410 once expired)."""
-    row = await Appointment.filter(id=appointment_id, patient_id=patient_id).first()
-    if row is None:
-        raise NotFoundError("Not found or forbidden")
-    expires_at = row.check_in_code_expires_at
-    if expires_at is not None and utc_now() > expires_at:
-        raise CheckInCodeExpiredError()
-    return {"checkInCode": row.check_in_code, "expiresAt": expires_at}
-
-
-# ---------------------------------------------------------------------------------------------
-# Receipts (§4.17 and the `/api/v1/patient/receipts` routes of §5)
-
-
-async def _receipt(transaction: Transaction, patient_id: str) -> dict[str, Any]:
-    appointments = await Appointment.filter(
-        transaction_id=transaction.id, patient_id=patient_id
-    ).select_related("screening_type")
-    return {
-        "id": transaction.id,
-        "appointments": [
-            {
-                "id": appointment.id,
-                "appointmentDateTime": appointment.appointment_date_time,
-                "screeningType": {
-                    "id": appointment.screening_type.id,
-                    "name": appointment.screening_type.name,
-                },
-                "patientId": appointment.patient_id,
-            }
-            for appointment in appointments
-        ],
-        "createdAt": transaction.created_at,
-    }
-
-
-async def get_receipt(*, patient_id: str, transaction_id: str) -> dict[str, Any]:
-    """A transaction with the caller's appointments; none of them the caller's -> not found."""
-    transaction = await Transaction.get_or_none(id=transaction_id)
-    if transaction is None:
-        raise NotFoundError("Not found or forbidden")
-    body = await _receipt(transaction, patient_id)
-    if not body["appointments"]:
-        raise NotFoundError("Not found or forbidden")
-    return body
-
-
-async def list_receipts(*, patient_id: str, page: int, size: int) -> dict[str, Any]:
-    """Transactions linked to the caller's appointments, newest first."""
-    ids = await (
-        Appointment.filter(patient_id=patient_id, transaction_id__isnull=False)
-        .distinct()
-        .values_list("transaction_id", flat=True)
-    )
-    query = Transaction.filter(id__in=[str(value) for value in ids])
-    total = await query.count()
-    rows = await query.order_by("-created_at", "-id").offset((page - 1) * size).limit(size)
-    return {
-        "receipts": [await _receipt(row, patient_id) for row in rows],
-        "page": page,
-        "pageSize": size,
-        "total": total,
-        "totalPages": page_count(total, size),
-    }

@@ -13,13 +13,10 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from actors.contracts.notifications import notify
-from edge.services.appointments import (
-    Acting,
-    acting_staff_id,
-    funding_donor_ids,
-    lagos_date,
-    normalise_code,
-)
+from edge.services.acting import Acting, acting_staff_id
+from edge.services.appointment_times import lagos_date
+from edge.services.appointments import funding_donor_ids
+from edge.services.check_in_codes import normalise_code
 from models.appointments import Appointment, AppointmentVerification
 from models.base import utc_now
 from models.enums import AppointmentStatus

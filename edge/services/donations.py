@@ -23,8 +23,8 @@ from tortoise.transactions import in_transaction
 
 from actors.contracts.messages import RenderReceipt, RunMatching
 from actors.contracts.outbox import Requester, enqueue
-from edge.services.appointments import assign_check_in_code
 from edge.services.campaigns import PendingPayment, credit_pool, page_count
+from edge.services.check_in_codes import assign_check_in_code
 from models.appointments import Appointment
 from models.base import new_id, utc_now
 from models.campaigns import GENERAL_DONOR_POOL_ID, DonationCampaign

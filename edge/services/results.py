@@ -15,7 +15,7 @@ from tortoise.transactions import in_transaction
 from actors.contracts import Requester, enqueue
 from actors.contracts.messages import ProcessResultImage
 from actors.contracts.notifications import notify
-from edge.services.appointments import Acting, acting_staff_id
+from edge.services.acting import Acting, acting_staff_id
 from edge.services.errors import DomainError, InvalidInputError, NotFoundError
 from edge.storage import IMAGE_TYPES, LOCAL_ID_PREFIX, content_path, file_settings, signed_url
 from models.appointments import Appointment

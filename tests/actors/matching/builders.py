@@ -6,23 +6,22 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
-from actors.matching.algorithm import (
-    ACTIVE_ALLOCATION_LIMIT,
+from actors.matching.algorithm import decide
+from actors.matching.config import MatchingConfig
+from actors.matching.decisions import Decisions
+from actors.matching.inputs import (
     GENERAL_POOL_ID,
     Campaign,
-    Decisions,
     ExistingAllocation,
     HeldEntry,
     MatchingInputs,
     Patient,
     ScreeningType,
     WaitingEntry,
-    age_on,
-    decide,
-    parse_age_range,
-    to_kobo,
 )
-from actors.matching.config import MatchingConfig
+from actors.matching.selection import ACTIVE_ALLOCATION_LIMIT
+from actors.matching.targeting import age_on, parse_age_range
+from actors.matching.units import to_kobo
 
 T0 = datetime(2025, 9, 1, 12, 0, 0)
 CREATED = datetime(2025, 6, 1, 0, 0, 0)

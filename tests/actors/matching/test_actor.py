@@ -13,7 +13,7 @@ import pytest
 
 from actors.errors import InvalidMessageError
 from actors.matching import actor, store
-from actors.matching.algorithm import GENERAL_POOL_ID
+from actors.matching.inputs import GENERAL_POOL_ID
 from actors.middleware import jobs
 from monitoring.metrics import MATCHING_RUN_DURATION
 from tests.actors.matching.test_store import (

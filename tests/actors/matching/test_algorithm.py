@@ -8,33 +8,28 @@ from decimal import Decimal
 
 import pytest
 
-from actors.matching.algorithm import (
-    COMMITTED,
+from actors.matching.algorithm import decide, plan
+from actors.matching.config import MatchingConfig
+from actors.matching.decisions import Allocation, Decisions, Expiry, SkipReason
+from actors.matching.inputs import (
     GENERAL_POOL_ID,
-    Allocation,
     Campaign,
-    CampaignChanged,
-    Decisions,
-    EntryChanged,
-    Expiry,
-    Failed,
     HeldEntry,
     MatchingInputs,
-    Outcome,
     Patient,
-    Proposal,
     ScreeningType,
-    SkipReason,
     WaitingEntry,
-    age_on,
-    decide,
-    kobo_to_float,
-    kobo_to_naira,
-    parse_age_range,
-    plan,
-    to_kobo,
 )
-from actors.matching.config import MatchingConfig
+from actors.matching.outcomes import (
+    COMMITTED,
+    CampaignChanged,
+    EntryChanged,
+    Failed,
+    Outcome,
+    Proposal,
+)
+from actors.matching.targeting import age_on, parse_age_range
+from actors.matching.units import kobo_to_float, kobo_to_naira, to_kobo
 
 from .builders import (
     PATIENTS,

@@ -9,28 +9,21 @@ from datetime import date, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from actors.matching.algorithm import (
-    ACTIVE_ALLOCATION_LIMIT,
-    COMMITTED,
+from actors.matching.algorithm import decide, plan
+from actors.matching.config import MatchingConfig
+from actors.matching.decisions import Allocation, Decisions, Expiry, SkipReason
+from actors.matching.inputs import (
     GENERAL_POOL_ID,
-    Allocation,
     Campaign,
-    CampaignChanged,
-    Decisions,
-    EntryChanged,
     ExistingAllocation,
-    Expiry,
-    Failed,
     HeldEntry,
     MatchingInputs,
     Patient,
     ScreeningType,
-    SkipReason,
     WaitingEntry,
-    decide,
-    plan,
 )
-from actors.matching.config import MatchingConfig
+from actors.matching.outcomes import COMMITTED, CampaignChanged, EntryChanged, Failed
+from actors.matching.selection import ACTIVE_ALLOCATION_LIMIT
 
 from .builders import T0, check_invariants, is_candidate, passes_targeting
 

@@ -16,8 +16,9 @@ import asyncpg
 import pytest
 
 from actors.matching import store
-from actors.matching.algorithm import GENERAL_POOL_ID, decide
+from actors.matching.algorithm import decide
 from actors.matching.config import MatchingConfig
+from actors.matching.inputs import GENERAL_POOL_ID
 from models.base import new_id
 
 T0 = datetime(2025, 9, 1, 12, 0, 0)
