@@ -21,6 +21,7 @@ from sanic_ext.extensions.openapi.extension import OpenAPIExtension
 
 import edge.routes
 from edge.access import setup_access_log
+from edge.cors import setup_cors
 from edge.envelope import dumps
 from edge.errors import register_error_handlers
 from edge.input_guard import setup_input_guard
@@ -59,13 +60,8 @@ def register_routes(app: Sanic[Any, Any]) -> list[Blueprint]:
 
 def configure(app: Sanic[Any, Any], settings: EdgeSettings) -> None:
     app.config.FALLBACK_ERROR_FORMAT = "json"
-    # One origin with credentials, as the reference; same-origin deployments need none.
-    app.config.CORS_ORIGINS = settings.frontend_url
-    app.config.CORS_SUPPORTS_CREDENTIALS = True
-    app.config.CORS_METHODS = CORS_METHODS
-    app.config.CORS_ALLOW_HEADERS = "*"
-    app.config.CORS_EXPOSE_HEADERS = "X-Request-ID,Retry-After"
-    app.config.CORS_VARY_HEADER = True
+    # CORS is `edge.cors`; sanic-ext keeps only the automatic OPTIONS and HEAD answers.
+    app.config.CORS = False
 
 
 def create_app(settings: EdgeSettings | None = None, *, name: str = APP_NAME) -> Sanic[Any, Any]:
@@ -75,12 +71,19 @@ def create_app(settings: EdgeSettings | None = None, *, name: str = APP_NAME) ->
     app.ctx.settings = settings
     configure(app, settings)
     configure_openapi(app)
-    # Only the sanic-ext parts the edge uses: the OpenAPI document and CORS with the automatic
-    # OPTIONS/HEAD answers. The default set also brings dependency injection, which costs a
+    # Only the sanic-ext parts the edge uses: the OpenAPI document and the automatic OPTIONS
+    # and HEAD answers. The default set also brings dependency injection, which costs a
     # signal dispatch on every request and is not used. (sanic-ext reads its configuration
     # here, so `configure` comes first.)
     app.extend(extensions=[OpenAPIExtension, HTTPExtension], built_in_extensions=False)
     register_error_handlers(app)
+    # One origin with credentials, as the reference; same-origin deployments need none.
+    setup_cors(
+        app,
+        settings.frontend_url,
+        methods=CORS_METHODS.split(","),
+        expose_headers=("X-Request-ID", "Retry-After"),
+    )
     setup_input_guard(app)
     setup_access_log(app)
     setup_metrics(app)
