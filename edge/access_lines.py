@@ -25,8 +25,28 @@ FLUSH_INTERVAL = 0.05
 MAX_BATCH = 256
 
 
-def _now_iso() -> str:
-    return datetime.fromtimestamp(time.time(), UTC).isoformat(timespec="milliseconds")
+class _Clock:
+    """`datetime.isoformat(timespec="milliseconds")` of now in UTC, the date and time part
+    formatted once per second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def now_iso(self) -> str:
+        now = time.time()
+        second = int(now)
+        # Rounded to microseconds first, as `datetime.fromtimestamp` does.
+        micros = round((now - second) * 1_000_000)
+        if micros >= 1_000_000:
+            return datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds")
+        if second != self._second:
+            self._second = second
+            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        return f"{self._prefix}.{micros // 1000:03d}+00:00"
+
+
+_now_iso = _Clock().now_iso
 
 
 class AccessLines:

@@ -6,8 +6,11 @@ import asyncio
 import io
 import json
 import logging
+import re
 import socket
+import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -15,8 +18,8 @@ import pytest
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
-from edge.access import setup_access_log
-from edge.access_lines import AccessLines
+from edge.access import _RandomIds, setup_access_log
+from edge.access_lines import AccessLines, _Clock
 from edge.envelope import ok
 from edge.errors import register_error_handlers
 from edge.metrics import setup_metrics
@@ -154,3 +157,24 @@ async def test_a_partial_batch_is_written_after_the_interval() -> None:
             break
         await asyncio.sleep(0.01)
     assert json.loads(stream.getvalue())["msg"] == "GET / 200"
+
+
+def test_fresh_request_ids_are_32_hex_digits_and_do_not_repeat() -> None:
+    ids = _RandomIds(per_read=4)
+    drawn = [ids.next() for _ in range(1_000)]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", one) for one in drawn)
+    assert len(set(drawn)) == len(drawn)
+
+
+def test_the_line_time_is_utc_iso_with_milliseconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = _Clock()
+    for moment in (
+        1_765_000_000.0,
+        1_765_000_000.9996,
+        1_765_000_000.9999996,
+        1_765_000_001.25,
+        1_765_000_059.001,
+    ):
+        monkeypatch.setattr(time, "time", lambda moment=moment: moment)
+        expected = datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
+        assert clock.now_iso() == expected
