@@ -46,7 +46,7 @@ _fresh_ids = _RandomIds()
 
 
 def request_id_for(request: Request) -> str:
-    incoming = request.headers.get(REQUEST_ID_HEADER)
+    incoming: str | None = request.headers.get(REQUEST_ID_HEADER)
     if incoming and _VALID_ID.match(incoming):
         return incoming
     return _fresh_ids.next()
