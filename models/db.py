@@ -15,14 +15,16 @@ from typing import Any
 
 import asyncpg
 from tortoise import Tortoise, connections
-from tortoise.backends.asyncpg.client import AsyncpgDBClient
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.context import TortoiseContext
 
 from models import MODEL_MODULES
+from models.fair_pool import FairAsyncpgClient
 
 #: Name of the one Tortoise connection.
 CONNECTION = "default"
+#: Tortoise's asyncpg engine on a pool that serves waiters in order (`models.fair_pool`).
+FAIR_ENGINE = "models.fair_pool"
 
 _SCHEMES = {"postgres", "postgresql", "asyncpg"}
 
@@ -60,6 +62,7 @@ def tortoise_config(url: str, *, max_size: int = 10, reset_sessions: bool = True
     credentials["maxsize"] = max(1, max_size)
     if not reset_sessions:
         credentials["reset"] = _keep_session
+    connection["engine"] = FAIR_ENGINE
     return {
         "connections": {CONNECTION: connection},
         "apps": {"models": {"models": list(MODEL_MODULES), "default_connection": CONNECTION}},
@@ -90,9 +93,9 @@ async def fetch_rows(sql: str, *args: Any) -> list[asyncpg.Record]:
     connection. Errors are asyncpg's own.
     """
     client = connections.get(CONNECTION)
-    # A transaction's client subclasses AsyncpgDBClient: only the plain client reads the pool.
+    # A transaction's client is another AsyncpgDBClient subclass: it runs on its connection.
     pool: asyncpg.Pool | None = getattr(client, "_pool", None)
-    if type(client) is AsyncpgDBClient and pool is not None:
+    if type(client) is FairAsyncpgClient and pool is not None:
         rows: list[asyncpg.Record] = await pool.fetch(sql, *args)
         return rows
     async with client.acquire_connection() as connection:
