@@ -2,7 +2,7 @@
 
 Every status change is a conditional ``UPDATE ... WHERE status IN (...)`` (domain-model D-DM-1), so
 a webhook, a retry and the processing of the same payout can race without undoing each other.
-The eligibility rule is payouts.md §2.1: ``actors.contracts.payout_eligibility.ELIGIBLE_SQL``, the
+The eligibility rule is payouts.md §2.1: ``actors.contracts.payouts.ELIGIBLE_SQL``, the
 statement the edge runs too.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from actors.contracts.payout_eligibility import ELIGIBLE_SQL
+from actors.contracts.payouts import ELIGIBLE_SQL, next_payout_number
 from models.base import new_id, utc_now
 from models.enums import PayoutStatus, PayoutType
 
@@ -59,22 +59,6 @@ def transfer_reference(now: dt.datetime | None = None) -> str:
 
 def recipient_reference(center_id: str) -> str:
     return f"RCP_{center_id[-8:].upper()}_{secrets.token_hex(3).upper()}"
-
-
-async def next_payout_number(day: dt.date, *, using_db: BaseDBAsyncClient) -> str:
-    """``PO-YYYYMMDD-NNNN``, a per-UTC-day sequence (D-PAY-7). A transaction-level advisory lock
-    per day serialises allocation, so two payouts of one day never get the same number."""
-    prefix = f"PO-{day:%Y%m%d}-"
-    await using_db.execute_query(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [f"zerocancer:{prefix}"]
-    )
-    rows = await using_db.execute_query_dict(
-        'SELECT max(substring("payoutNumber" from $2::int)::int) AS last FROM payouts '
-        'WHERE "payoutNumber" LIKE $1 AND substring("payoutNumber" from $2::int) ~ \'^[0-9]+$\'',
-        [prefix + "%", len(prefix) + 1],
-    )
-    last = rows[0]["last"] or 0
-    return f"{prefix}{int(last) + 1:04d}"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Centre payouts, the edge's part (payouts.md): balances, listings, manual payouts, transfer
 webhook transitions, and the checks before a payout is handed to ``actor: payouts``.
 
-What a centre is owed (§2.1) is ``actors.contracts.payout_eligibility.ELIGIBLE_SQL``, the statement
+What a centre is owed (§2.1) is ``actors.contracts.payouts.ELIGIBLE_SQL``, the statement
 the payout worker runs too. Webhook transitions are guarded conditional updates, so a redelivered
 or late event never undoes a final state (D-PAY-6).
 """
@@ -18,7 +18,7 @@ from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from actors.contracts.payout_eligibility import ELIGIBLE_SQL
+from actors.contracts.payouts import ELIGIBLE_SQL, next_payout_number
 from edge.services.campaigns import page_count
 from edge.services.errors import InvalidInputError, NotFoundError
 from edge.services.rows import row
@@ -207,20 +207,6 @@ async def all_center_balances() -> list[dict[str, Any]]:
 
 def batch_reference(now: dt.datetime) -> str:
     return f"PAY_{now:%Y%m}_{secrets.token_hex(6).upper()}"
-
-
-async def next_payout_number(day: dt.date, *, using_db: BaseDBAsyncClient) -> str:
-    """``PO-YYYYMMDD-NNNN``, per-UTC-day sequence under an advisory lock (as the actor does)."""
-    prefix = f"PO-{day:%Y%m%d}-"
-    await using_db.execute_query(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [f"zerocancer:{prefix}"]
-    )
-    rows = await using_db.execute_query_dict(
-        'SELECT max(substring("payoutNumber" from $2::int)::int) AS last FROM payouts '
-        'WHERE "payoutNumber" LIKE $1 AND substring("payoutNumber" from $2::int) ~ \'^[0-9]+$\'',
-        [prefix + "%", len(prefix) + 1],
-    )
-    return f"{prefix}{int(rows[0]['last'] or 0) + 1:04d}"
 
 
 _ITEM_SOURCES_SQL = """
