@@ -13,8 +13,11 @@ from typing import Any, TypeVar
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
+from tortoise.transactions import in_transaction
 
+from actors.contracts.outbox import Requester
 from edge.auth.tokens import IssuedTokens
+from edge.services import emails
 from models.base import utc_now
 
 RowT = TypeVar("RowT", bound=Model)
@@ -41,6 +44,26 @@ def one_time_token(nbytes: int = HEX64_BYTES) -> str:
 
 def expires_in(ttl: dt.timedelta) -> dt.datetime:
     return utc_now() + ttl
+
+
+async def mail_reset_token(
+    token_model: type[Model],
+    owner: dict[str, str],
+    *,
+    address: str,
+    template: str,
+    ttl: dt.timedelta,
+    nbytes: int = HEX64_BYTES,
+) -> None:
+    """Replaces the owner's reset tokens (`owner`: the token model's owner field and id) with a
+    new one and queues its e-mail to `address`, in one transaction."""
+    token = one_time_token(nbytes)
+    async with in_transaction() as conn:
+        await token_model.filter(**owner).using_db(conn).delete()
+        await token_model.create(**owner, token=token, expires_at=expires_in(ttl), using_db=conn)
+        await emails.send_email(
+            template, address, {"token": token}, using_db=conn, requested_by=Requester("system")
+        )
 
 
 def is_expired(expires_at: dt.datetime | None) -> bool:

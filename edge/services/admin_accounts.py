@@ -7,18 +7,16 @@ import logging
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from actors.contracts.outbox import Requester
 from edge.auth.passwords import hash_password
 from edge.auth.throttle import ACCOUNT_EMAILS, Throttle
 from edge.services import emails
 from edge.services.accounts import (
     ADMIN_RESET_TTL,
     ADMIN_TOKEN_BYTES,
-    expires_in,
     find_by_email,
     is_expired,
+    mail_reset_token,
     normalise_email,
-    one_time_token,
 )
 from edge.services.errors import AlreadyExistsError, InvalidInputError
 from edge.services.sessions import record_credential_change
@@ -38,21 +36,14 @@ async def forgot_admin_password(email: str, *, throttle: Throttle) -> None:
     if not await throttle.allow(ACCOUNT_EMAILS, "admin-reset", admin.id):
         log.info("admin reset e-mail limit reached", extra={"admin_id": admin.id})
         return
-    async with in_transaction() as conn:
-        await AdminResetToken.filter(admin_id=admin.id).using_db(conn).delete()
-        token = await AdminResetToken.create(
-            admin_id=admin.id,
-            token=one_time_token(ADMIN_TOKEN_BYTES),
-            expires_at=expires_in(ADMIN_RESET_TTL),
-            using_db=conn,
-        )
-        await emails.send_email(
-            emails.ADMIN_PASSWORD_RESET,
-            admin.email,
-            {"token": token.token},
-            using_db=conn,
-            requested_by=Requester("system"),
-        )
+    await mail_reset_token(
+        AdminResetToken,
+        {"admin_id": admin.id},
+        address=admin.email,
+        template=emails.ADMIN_PASSWORD_RESET,
+        ttl=ADMIN_RESET_TTL,
+        nbytes=ADMIN_TOKEN_BYTES,
+    )
 
 
 async def reset_admin_password(token: str, password: str) -> None:

@@ -10,16 +10,14 @@ import logging
 
 from tortoise.transactions import in_transaction
 
-from actors.contracts.outbox import Requester
 from edge.auth.passwords import hash_password
 from edge.auth.throttle import ACCOUNT_EMAILS, Throttle
 from edge.services import emails
 from edge.services.accounts import (
     USER_RESET_TTL,
-    expires_in,
     find_by_email,
     is_expired,
-    one_time_token,
+    mail_reset_token,
 )
 from edge.services.errors import InvalidInputError
 from edge.services.registration import send_verification
@@ -42,21 +40,13 @@ async def forgot_password(email: str, *, throttle: Throttle) -> None:
     if not await throttle.allow(ACCOUNT_EMAILS, "user-reset", user.id):
         log.info("reset e-mail limit reached", extra={"user_id": user.id})
         return
-    async with in_transaction() as conn:
-        await PasswordResetToken.filter(user_id=user.id).using_db(conn).delete()
-        token = await PasswordResetToken.create(
-            user_id=user.id,
-            token=one_time_token(),
-            expires_at=expires_in(USER_RESET_TTL),
-            using_db=conn,
-        )
-        await emails.send_email(
-            emails.PASSWORD_RESET,
-            user.email,
-            {"token": token.token},
-            using_db=conn,
-            requested_by=Requester("system"),
-        )
+    await mail_reset_token(
+        PasswordResetToken,
+        {"user_id": user.id},
+        address=user.email,
+        template=emails.PASSWORD_RESET,
+        ttl=USER_RESET_TTL,
+    )
 
 
 async def reset_password(token: str, password: str) -> None:

@@ -23,6 +23,7 @@ from edge.services.accounts import (
     expires_in,
     find_by_email,
     is_expired,
+    mail_reset_token,
     normalise_email,
     one_time_token,
 )
@@ -117,21 +118,13 @@ async def forgot_staff_password(center_id: str, email: str, *, throttle: Throttl
     if not await throttle.allow(ACCOUNT_EMAILS, "staff-reset", staff.id):
         log.info("staff reset e-mail limit reached", extra={"staff_id": staff.id})
         return
-    async with in_transaction() as conn:
-        await CenterStaffResetToken.filter(staff_id=staff.id).using_db(conn).delete()
-        token = await CenterStaffResetToken.create(
-            staff_id=staff.id,
-            token=one_time_token(),
-            expires_at=expires_in(STAFF_RESET_TTL),
-            using_db=conn,
-        )
-        await emails.send_email(
-            emails.STAFF_PASSWORD_RESET,
-            staff.email,
-            {"token": token.token},
-            using_db=conn,
-            requested_by=Requester("system"),
-        )
+    await mail_reset_token(
+        CenterStaffResetToken,
+        {"staff_id": staff.id},
+        address=staff.email,
+        template=emails.STAFF_PASSWORD_RESET,
+        ttl=STAFF_RESET_TTL,
+    )
 
 
 @dataclass(frozen=True, slots=True)
