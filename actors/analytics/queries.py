@@ -1,12 +1,14 @@
 """Analytics as set-based SQL: every metric and report of spec/analytics.md, named and composable.
 
 Each report (`dashboard`, `time`, `geographic`, `centers`, `campaigns`) is a JSON expression
-over a few shared *rollups*: common table expressions that scan a base table once and group it
-down to a few hundred or thousand rows (per centre, per campaign, per day). `statement(kinds)`
-puts the rollups the requested reports need into one `WITH` query whose single row holds one JSON
-document per report, so a full refresh reads each base table a few times in total instead of once
-per metric, and Python never loops over rows. A rollup that several reports read is
-materialised once.
+over a few shared *rollups*: common table expressions that group the rollup tables of schema
+`analytics` (kept current by `rollups.py`: per centre and month, per day, per campaign, per
+state and day) down to a few hundred or thousand rows. `statement(kinds)` puts the rollups the
+requested reports need into one `WITH` query whose single row holds one JSON document per
+report; Python never loops over rows. A rollup that several reports read is materialised once.
+Only what no rollup can hold exactly is read from the base tables: distinct patients of the
+last 30 days (an index-only scan), the days a time window starts or ends in, the small tables
+(centres, campaigns, payouts, donor profiles) and transactions shared by several appointments.
 
 Definitions shared by the reports (spec §1):
 - times are naive UTC, as the production `TIMESTAMP(3)` columns store them;
@@ -16,7 +18,11 @@ Definitions shared by the reports (spec §1):
   (`centers.totalRevenue`, `geographic.revenueByState`) is defined as the completed transactions
   linked to appointments, so it includes settlements: they are what the centre earned;
 - divisions by zero give 0 (`NULLIF` then `COALESCE`); rates are on a 0-100 scale, as float8;
-- wait times are fractional days of `claimedAt - joinedAt`.
+- wait times are fractional days of `claimedAt - joinedAt`;
+- the rollups hold exact (numeric) sums; a report turns a sum into float8 where the amounts
+  (float8 columns) were summed before, and then computes as before, so its figures are those
+  of summing the rows themselves (for amounts and durations whose float8 sums are exact, such
+  as whole naira and whole seconds, bit for bit).
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
+
+from actors.analytics import rollups
 
 
 class Connection(Protocol):
@@ -55,9 +63,6 @@ class Rollup:
     name: str
     sql: str
     needs: tuple[str, ...] = ()
-    #: `(other rollup, SQL reading it)`: a cheaper definition, used when the statement computes
-    #: that other rollup anyway.
-    derived: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,71 +133,71 @@ _REVENUE = (
 )
 
 
-def _days(table: str, alias: str, value: str, where: str = "TRUE") -> str:
-    """Rows of the windows' span grouped by (segment, UTC day)."""
-    return f"""SELECT width_bucket({alias}."createdAt", $6::timestamp[]) AS seg,
-           date_trunc('day', {alias}."createdAt") AS day,
-           {value} AS v
-    FROM "{table}" {alias}
+#: The days a window boundary falls in: their rows are split between segments, so the time
+#: reports read them from the base tables; every other day lies in one segment and is read from
+#: its day rollup.
+_BOUNDARY_DAYS = "(SELECT DISTINCT date_trunc('day', e) FROM unnest($6::timestamp[]) AS e)"
+
+
+def _days(
+    rollup: str, value: str, count: str, table: str, alias: str, base_value: str, where: str
+) -> str:
+    """Rows of the windows' span grouped by (segment, UTC day), days without rows left out:
+    whole days from the day rollup (`count`: its rows), the boundary days from the base table
+    (index on "createdAt")."""
+    return f"""SELECT width_bucket(d.day, $6::timestamp[]) AS seg, d.day, d.{value} AS v
+    FROM {rollup} d
+    WHERE d.{count} > 0 AND d.day >= $7::timestamp AND d.day < $8::timestamp
+      AND d.day NOT IN {_BOUNDARY_DAYS}
+    UNION ALL
+    SELECT width_bucket({alias}."createdAt", $6::timestamp[]),
+           date_trunc('day', {alias}."createdAt"), {base_value}
+    FROM {_BOUNDARY_DAYS} AS b(day)
+    JOIN "{table}" {alias}
+      ON {alias}."createdAt" >= b.day AND {alias}."createdAt" < b.day + interval '1 day'
     WHERE {where}
       AND {alias}."createdAt" >= $7::timestamp AND {alias}."createdAt" < $8::timestamp
     GROUP BY 1, 2"""
 
 
-_APPOINTMENT_COUNTS = """count(*) AS total,
-           count(*) FILTER (WHERE a.status = 'COMPLETED') AS completed,
-           count(*) FILTER (WHERE a.status IN ('IN_PROGRESS', 'COMPLETED')) AS progressed,
-           count(*) FILTER (WHERE a.status IN ('SCHEDULED', 'IN_PROGRESS')) AS pending"""
-
 ROLLUPS: dict[str, Rollup] = {
     r.name: r
     for r in (
         _PARAMS,
-        # Completed transactions grouped small enough for every money metric except the
-        # appointment-linked ones.
+        # Money totals from the completed transactions per day (exact numeric sums, made float8
+        # where the reports compute with them).
         Rollup(
-            "tx_groups",
-            f"""SELECT t."relatedDonationId" AS campaign_id,
-           t."type" = 'DONATION' AS donation,
-           ({_REVENUE}) AS revenue,
-           t."createdAt" >= {_MONTH_START} AS this_month,
-           sum(t.amount) AS amount,
-           count(*) AS n
-    FROM "Transaction" t
-    WHERE t.status = 'COMPLETED'
-    GROUP BY 1, 2, 3, 4""",
+            "tx_totals",
+            f"""SELECT COALESCE(sum(revenue), 0)::float8 AS total_revenue,
+           COALESCE(sum(revenue) FILTER (WHERE day >= {_MONTH_START}), 0)::float8
+               AS monthly_revenue,
+           COALESCE(sum(revenue_n), 0) AS revenue_n,
+           COALESCE(sum(donations), 0)::float8 AS donations
+    FROM analytics.transaction_days""",
         ),
+        Rollup(
+            "campaign_donations",
+            """SELECT campaign_id, amount::float8 AS amount, n FROM analytics.campaign_donations""",
+        ),
+        # Per centre: appointment counts, results and the completed transactions linked to its
+        # appointments. Revenue here counts a transaction once per linked appointment;
+        # `shared_links` corrects that.
         Rollup(
             "appt_by_center",
-            f"""SELECT "centerId" AS center_id, {_APPOINTMENT_COUNTS}
-    FROM "Appointment" a
-    GROUP BY "centerId\"""",
-            derived=(
-                "appt_links_by_center",
-                "SELECT center_id, total, completed, progressed, pending FROM appt_links_by_center",
-            ),
-        ),
-        # One pass over appointments with their result and completed transaction. Revenue here
-        # counts a transaction once per linked appointment; `shared_links` corrects that.
-        Rollup(
-            "appt_links_by_center",
-            f"""SELECT a."centerId" AS center_id, {_APPOINTMENT_COUNTS},
-           count(r."appointmentId") AS with_result,
-           avg(date_part('epoch', r."uploadedAt" - a."appointmentDateTime")) / 3600
-               AS result_hours,
-           COALESCE(sum(t.amount), 0) AS linked_revenue,
-           count(t.id) AS linked_count
-    FROM "Appointment" a
-    LEFT JOIN "ScreeningResult" r ON r."appointmentId" = a.id
-    LEFT JOIN "Transaction" t ON t.id = a."transactionId" AND t.status = 'COMPLETED'
-    GROUP BY a."centerId\"""",
+            """SELECT center_id, sum(total)::bigint AS total, sum(completed)::bigint AS completed,
+           sum(progressed)::bigint AS progressed, sum(pending)::bigint AS pending,
+           sum(with_result)::bigint AS with_result,
+           sum(result_seconds)::float8 / NULLIF(sum(with_result), 0) / 3600 AS result_hours,
+           sum(linked_revenue)::float8 AS linked_revenue,
+           sum(linked_count)::bigint AS linked_count
+    FROM analytics.appointment_months
+    GROUP BY center_id""",
         ),
         # Completed transactions linked to several appointments. Every writer links a
         # transaction to one appointment (booking, settlement), so this is normally empty; the
         # schema allows more. One row per (transaction, centre): `links` = how many of the
         # centre's appointments link it, `is_first` = the centre of its first appointment
-        # (earliest `createdAt`, then `id`). The EXISTS guard skips the second appointment
-        # scan when nothing is shared.
+        # (earliest `createdAt`, then `id`).
         Rollup(
             "shared_links",
             """SELECT a."transactionId" AS transaction_id, a."centerId" AS center_id,
@@ -204,30 +209,20 @@ ROLLUPS: dict[str, Rollup] = {
         SELECT f.id FROM "Appointment" f WHERE f."transactionId" = a."transactionId"
         ORDER BY f."createdAt", f.id LIMIT 1
     ) first ON TRUE
-    WHERE EXISTS (SELECT 1 FROM multi_links)
-      AND a."transactionId" IN (SELECT id FROM multi_links)
+    WHERE a."transactionId" IN (SELECT transaction_id FROM analytics.shared_transactions)
     GROUP BY 1, 2, 3""",
-            ("multi_links",),
-        ),
-        Rollup(
-            "multi_links",
-            """SELECT "transactionId" AS id
-    FROM "Appointment"
-    WHERE "transactionId" IS NOT NULL
-    GROUP BY "transactionId"
-    HAVING count(*) > 1""",
         ),
         # Per centre: the completed transactions linked to its appointments, each once.
         Rollup(
             "center_revenue",
             """SELECT l.center_id,
            l.linked_revenue - COALESCE(s.excess, 0) AS amount
-    FROM appt_links_by_center l
+    FROM appt_by_center l
     LEFT JOIN (
         SELECT center_id, sum(amount * (links - 1)) AS excess FROM shared_links
         GROUP BY center_id
     ) s ON s.center_id = l.center_id""",
-            ("appt_links_by_center", "shared_links"),
+            ("appt_by_center", "shared_links"),
         ),
         # Per centre: the completed transactions whose first linked appointment is there.
         Rollup(
@@ -235,7 +230,7 @@ ROLLUPS: dict[str, Rollup] = {
             """SELECT l.center_id,
            l.linked_revenue - COALESCE(s.excess, 0) AS amount,
            l.linked_count - COALESCE(s.excess_count, 0) AS n
-    FROM appt_links_by_center l
+    FROM appt_by_center l
     LEFT JOIN (
         SELECT center_id,
                sum(amount * links) - COALESCE(sum(amount) FILTER (WHERE is_first), 0)
@@ -244,46 +239,59 @@ ROLLUPS: dict[str, Rollup] = {
         FROM shared_links
         GROUP BY center_id
     ) s ON s.center_id = l.center_id""",
-            ("appt_links_by_center", "shared_links"),
+            ("appt_by_center", "shared_links"),
         ),
         Rollup(
             "waitlist_by_patient_state",
-            """SELECT p.state,
-           count(*) AS n,
-           COALESCE(avg(date_part('epoch', w."claimedAt" - w."joinedAt"))
-                    FILTER (WHERE w."claimedAt" IS NOT NULL), 0) / 86400 AS average_wait_days
-    FROM "Waitlist" w JOIN "PatientProfile" p ON p."userId" = w."patientId"
-    WHERE COALESCE(p.state, '') <> ''
-    GROUP BY p.state""",
+            """SELECT state, sum(entries) AS n,
+           COALESCE(sum(wait_seconds)::float8 / NULLIF(sum(claimed), 0), 0) / 86400
+               AS average_wait_days
+    FROM analytics.waitlist_days
+    WHERE state <> ''
+    GROUP BY state""",
         ),
-        # -- time-based reports: any number of windows from one scan per table --------------
+        # -- time-based reports: any number of windows from one pass per table ---------------
         Rollup(
             "window_segments",
             """SELECT w.i, w.unit, w.prev_seg, w.start_seg, w.end_seg
     FROM unnest($2::text[], $3::int[], $4::int[], $5::int[])
              WITH ORDINALITY AS w(unit, prev_seg, start_seg, end_seg, i)""",
         ),
-        Rollup("revenue_days", _days("Transaction", "t", "sum(t.amount)", _REVENUE)),
-        Rollup("appointment_days", _days("Appointment", "a", "count(*)")),
-        Rollup("registration_days", _days("User", "u", "count(*)")),
+        Rollup(
+            "revenue_days",
+            _days(
+                "analytics.transaction_days", "revenue", "revenue_n", "Transaction", "t",
+                "sum(t.amount::numeric)", _REVENUE,
+            ),
+        ),
+        Rollup(
+            "appointment_days",
+            _days("analytics.appointment_days", "n", "n", "Appointment", "a", "count(*)", "TRUE"),
+        ),
+        Rollup(
+            "registration_days",
+            _days("analytics.user_days", "n", "n", "User", "u", "count(*)", "TRUE"),
+        ),
     )
-}
+}  # fmt: skip
 
 
 def _rate(part: str, whole: str) -> str:
     return f"COALESCE(({part}) * 100.0 / NULLIF({whole}, 0), 0)::float8"
 
 
-def _window_sum(table: str, low: str, high: str) -> str:
+def _window_sum(table: str, low: str, high: str, cast: str) -> str:
     return (
-        f"(SELECT COALESCE(sum(d.v), 0) FROM {table} d WHERE d.seg >= w.{low} AND d.seg < w.{high})"
+        f"(SELECT COALESCE(sum(d.v), 0){cast} FROM {table} d "
+        f"WHERE d.seg >= w.{low} AND d.seg < w.{high})"
     )
 
 
-def _growth(table: str) -> str:
-    """`(current - previous) / previous × 100` of one window, 0 when previous is 0."""
-    now = _window_sum(table, "start_seg", "end_seg")
-    before = _window_sum(table, "prev_seg", "start_seg")
+def _growth(table: str, cast: str = "") -> str:
+    """`(current - previous) / previous × 100` of one window, 0 when previous is 0; `cast`
+    makes the totals float8 (money: computed as float8, as the amounts are)."""
+    now = _window_sum(table, "start_seg", "end_seg", cast)
+    before = _window_sum(table, "prev_seg", "start_seg", cast)
     return f"COALESCE(({now} - {before}) * 100.0 / NULLIF({before}, 0), 0)::float8"
 
 
@@ -319,10 +327,11 @@ _DASHBOARD = f"""(
         'totalUsers', users.total,
         'newUsersThisMonth', users.new_this_month,
         'activePatients', (
-            SELECT count(*) FROM "PatientProfile" pp
-            WHERE pp."userId" IN (
-                SELECT a."patientId" FROM "Appointment" a
-                WHERE a."createdAt" >= {_SINCE_30_DAYS})),
+            SELECT count(*) FROM (
+                SELECT DISTINCT a."patientId" FROM "Appointment" a
+                WHERE a."createdAt" >= {_SINCE_30_DAYS}) recent
+            WHERE EXISTS (
+                SELECT 1 FROM "PatientProfile" pp WHERE pp."userId" = recent."patientId")),
         'activeDonors', (
             SELECT count(*) FROM "DonorProfile" dp
             WHERE dp."userId" IN (
@@ -341,18 +350,11 @@ _DASHBOARD = f"""(
         'averageWaitTime', waitlist.average_wait_days::float8,
         'matchingSuccessRate', {_rate("waitlist.matched", "waitlist.total")}
     )
-    FROM (
-        SELECT COALESCE(sum(amount) FILTER (WHERE revenue), 0) AS total_revenue,
-               COALESCE(sum(amount) FILTER (WHERE revenue AND this_month), 0)
-                   AS monthly_revenue,
-               COALESCE(sum(n) FILTER (WHERE revenue), 0) AS revenue_n,
-               COALESCE(sum(amount) FILTER (WHERE donation), 0) AS donations
-        FROM tx_groups
-    ) tx,
+    FROM tx_totals tx,
     (
-        SELECT count(*) AS total,
-               count(*) FILTER (WHERE "createdAt" >= {_MONTH_START}) AS new_this_month
-        FROM "User"
+        SELECT COALESCE(sum(n), 0) AS total,
+               COALESCE(sum(n) FILTER (WHERE day >= {_MONTH_START}), 0) AS new_this_month
+        FROM analytics.user_days
     ) users,
     (
         SELECT COALESCE(sum(total), 0) AS total, COALESCE(sum(completed), 0) AS completed,
@@ -364,10 +366,7 @@ _DASHBOARD = f"""(
                COALESCE(avg(COALESCE(f.amount, 0))
                         FILTER (WHERE c.id <> '{GENERAL_POOL_ID}'), 0) AS average_funding
         FROM "DonationCampaign" c
-        LEFT JOIN (
-            SELECT campaign_id, sum(amount) AS amount FROM tx_groups WHERE donation
-            GROUP BY campaign_id
-        ) f ON f.campaign_id = c.id
+        LEFT JOIN campaign_donations f ON f.campaign_id = c.id
     ) campaigns,
     (
         SELECT count(*) AS total,
@@ -376,12 +375,11 @@ _DASHBOARD = f"""(
         FROM "ServiceCenter" s LEFT JOIN appt_by_center a ON a.center_id = s.id
     ) centers,
     (
-        SELECT count(*) AS total,
-               count(*) FILTER (WHERE status = 'PENDING') AS pending,
-               count(*) FILTER (WHERE status IN ('MATCHED', 'CLAIMED')) AS matched,
-               COALESCE(avg(date_part('epoch', "claimedAt" - "joinedAt"))
-                        FILTER (WHERE "claimedAt" IS NOT NULL), 0) / 86400 AS average_wait_days
-        FROM "Waitlist"
+        SELECT COALESCE(sum(entries), 0) AS total, COALESCE(sum(pending), 0) AS pending,
+               COALESCE(sum(matched), 0) AS matched,
+               COALESCE(sum(wait_seconds)::float8 / NULLIF(sum(claimed), 0), 0) / 86400
+                   AS average_wait_days
+        FROM analytics.waitlist_days
     ) waitlist
 )"""
 
@@ -392,16 +390,13 @@ _TIME = f"""COALESCE((
         'appointmentsByDay', {_series("appointment_days", "count")},
         'registrationsByDay', {_series("registration_days", "count")},
         'userGrowthRate', {_growth("registration_days")},
-        'revenueGrowthRate', {_growth("revenue_days")},
+        'revenueGrowthRate', {_growth("revenue_days", "::float8")},
         'appointmentGrowthRate', {_growth("appointment_days")}
     ) ORDER BY w.i)
     FROM window_segments w), '[]'::json)"""
 
 # -- §4 geographic ---------------------------------------------------------------------------------
-_USERS_BY_STATE = _by_state(
-    """SELECT state, count(*) AS n FROM "PatientProfile"
-               WHERE COALESCE(state, '') <> '' GROUP BY state"""
-)
+_USERS_BY_STATE = _by_state("SELECT state, patients AS n FROM analytics.states WHERE patients > 0")
 _CENTERS_BY_STATE = _by_state('SELECT state, count(*) AS n FROM "ServiceCenter" GROUP BY state')
 _APPOINTMENTS_BY_STATE = _by_state(
     """SELECT c.state, sum(a.total) AS n FROM appt_by_center a
@@ -445,7 +440,7 @@ _CENTERS = f"""COALESCE((
     ) ORDER BY c."centerName", c.id)
     FROM "ServiceCenter" c
     LEFT JOIN appt_by_center a ON a.center_id = c.id
-    LEFT JOIN appt_links_by_center l ON l.center_id = c.id
+    LEFT JOIN appt_by_center l ON l.center_id = c.id
     LEFT JOIN center_revenue v ON v.center_id = c.id
     LEFT JOIN (
         SELECT "centerId", sum(amount) AS amount FROM payouts WHERE status = 'PENDING'
@@ -477,32 +472,20 @@ _CAMPAIGNS = f"""COALESCE((
                COALESCE(d.amount, 0) AS current_amount,
                COALESCE(d.n, 0) AS donor_count,
                COALESCE(al.matched, 0) AS matched,
-               COALESCE(done.completed, 0) AS completed,
+               COALESCE(al.completed, 0) AS completed,
                {_DAYS_SINCE_CREATED}::bigint AS days,
                (c."totalAmount" - c."availableAmount")
                    / GREATEST({_DAYS_SINCE_CREATED}, 1) AS spend_rate
         FROM "DonationCampaign" c
-        LEFT JOIN (
-            SELECT campaign_id, sum(amount) AS amount, sum(n) AS n
-            FROM tx_groups WHERE donation GROUP BY campaign_id
-        ) d ON d.campaign_id = c.id
-        LEFT JOIN (
-            SELECT "campaignId", count(*) AS matched
-            FROM "DonationAllocation" GROUP BY "campaignId"
-        ) al ON al."campaignId" = c.id
-        LEFT JOIN (
-            SELECT al."campaignId", count(*) AS completed
-            FROM "DonationAllocation" al
-            JOIN "Appointment" ap ON ap.id = al."appointmentId" AND ap.status = 'COMPLETED'
-            GROUP BY al."campaignId"
-        ) done ON done."campaignId" = c.id
+        LEFT JOIN campaign_donations d ON d.campaign_id = c.id
+        LEFT JOIN analytics.campaign_allocations al ON al.campaign_id = c.id
     ) r
 ), '[]'::json)"""
 
 REPORTS: dict[str, Report] = {
     r.name: r
     for r in (
-        Report("dashboard", _DASHBOARD, ("tx_groups", "appt_by_center")),
+        Report("dashboard", _DASHBOARD, ("tx_totals", "campaign_donations", "appt_by_center")),
         Report(
             "time",
             _TIME,
@@ -513,15 +496,14 @@ REPORTS: dict[str, Report] = {
             _GEOGRAPHIC,
             ("appt_by_center", "first_center_revenue", "waitlist_by_patient_state"),
         ),
-        Report("centers", _CENTERS, ("appt_by_center", "appt_links_by_center", "center_revenue")),
-        Report("campaigns", _CAMPAIGNS, ("tx_groups",)),
+        Report("centers", _CENTERS, ("appt_by_center", "center_revenue")),
+        Report("campaigns", _CAMPAIGNS, ("campaign_donations",)),
     )
 }
 
 
 def _ordered_rollups(names: Iterable[str]) -> list[Rollup]:
-    """`params`, the rollups named and everything they read, dependencies first; a rollup with
-    a `derived` definition reads the other rollup when the statement computes it anyway."""
+    """`params`, the rollups named and everything they read, dependencies first."""
     needed: set[str] = set()
 
     def collect(name: str) -> None:
@@ -532,13 +514,6 @@ def _ordered_rollups(names: Iterable[str]) -> list[Rollup]:
 
     for name in ["params", *names]:
         collect(name)
-    chosen: dict[str, Rollup] = {}
-    for name in needed:
-        rollup = ROLLUPS[name]
-        if rollup.derived is not None and rollup.derived[0] in needed:
-            source, sql = rollup.derived
-            rollup = Rollup(name, sql, (source,))
-        chosen[name] = rollup
     ordered: list[Rollup] = []
     done: set[str] = set()
 
@@ -546,11 +521,11 @@ def _ordered_rollups(names: Iterable[str]) -> list[Rollup]:
         if name in done:
             return
         done.add(name)
-        for need in chosen[name].needs:
+        for need in ROLLUPS[name].needs:
             visit(need)
-        ordered.append(chosen[name])
+        ordered.append(ROLLUPS[name])
 
-    for name in sorted(chosen, key=list(ROLLUPS).index):
+    for name in sorted(needed, key=list(ROLLUPS).index):
         visit(name)
     return ordered
 
@@ -574,12 +549,16 @@ async def compute(
     *,
     now: datetime,
     windows: Sequence[Window] = (),
+    rollups_current: bool = False,
 ) -> dict[str, Any]:
     """Runs the reports `kinds` in one statement and returns `{kind: data}`.
 
     `time` holds one report per window, in order, without the `period`/`dateRange` echo that
-    the caller adds. `now` and the windows are naive UTC.
+    the caller adds. `now` and the windows are naive UTC. The rollups are brought up to date
+    first unless the caller did (`rollups_current`).
     """
+    if not rollups_current:
+        await rollups.bring_up_to_date(conn)
     rows = await conn.execute_query_dict(statement(kinds), [now, *window_parameters(windows, now)])
     result: dict[str, Any] = json.loads(rows[0]["data"])
     return result

@@ -1,8 +1,9 @@
 """Analytics snapshots: compute reports and upsert them into `analytics_snapshots`.
 
-A refresh runs in one transaction: the session settings the report SQL needs, one statement
-computing every requested report (`queries.statement`) but the time reports, which get a second
-one (they want other planner settings), and one upsert of all its snapshots with the same
+A refresh runs in one transaction: the session settings the report SQL needs, the update of
+the analytics rollups (`rollups.bring_up_to_date`: only the keys changed since the last
+refresh, or a full rebuild), one statement computing every requested report from them
+(`queries.statement`), and one upsert of all its snapshots with the same
 `computed_at` (the instant the data describes) and `duration_ms` (how long the computation
 took). A refresh never replaces a snapshot with an older one, so a slow refresh that
 finishes after a faster, later one leaves the newer data in place.
@@ -28,25 +29,18 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from actors.analytics import queries, windows
+from actors.analytics import queries, rollups, windows
 from actors.analytics.queries import KINDS
 
-#: Session settings of a refresh transaction. The reports hash-join and group whole tables:
-#: enough memory keeps those in RAM; JIT compilation costs more than it saves on queries that
-#: run once; custom plans let the planner see the window bounds (asyncpg prepares statements).
+#: Session settings of a refresh transaction. A rollup rebuild hash-joins and groups whole
+#: tables: enough memory keeps those in RAM; JIT compilation costs more than it saves on
+#: queries that run once; custom plans let the planner see the window bounds (asyncpg prepares
+#: statements).
 REFRESH_SETTINGS = (
     "SET LOCAL work_mem = '64MB'",
     "SET LOCAL jit = off",
     "SET LOCAL plan_cache_mode = force_custom_plan",
     "SET LOCAL statement_timeout = '120s'",
-)
-#: Before the time report's statement only: the planner cannot estimate how few (segment, day)
-#: groups the day rollups make, so it keeps them out of parallel query unless starting workers
-#: is free. The other reports run first, with the default costs (a parallel plan is slower for
-#: the small aggregates they make).
-TIME_REPORT_SETTINGS = (
-    "SET LOCAL parallel_setup_cost = 0",
-    "SET LOCAL parallel_tuple_cost = 0",
 )
 
 _UPSERT_SQL = """
@@ -81,6 +75,8 @@ class Refreshed:
     computed_at: datetime
     duration_ms: int
     data: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
+    #: `"updated"` (only changed rollup keys recomputed) or `"rebuilt"` (`rollups.py`).
+    rollup_update: str = "updated"
 
     def summary(self) -> dict[str, Any]:
         """The job result: JSON-ready."""
@@ -114,23 +110,33 @@ def targets(kind: str | None, scope: str = "") -> list[tuple[str, str]]:
 
 
 async def refresh(
-    kind: str | None = None, scope: str = "", *, now: datetime | None = None
+    kind: str | None = None,
+    scope: str = "",
+    *,
+    now: datetime | None = None,
+    rebuild: bool = False,
 ) -> Refreshed:
     """Computes and stores the snapshots of `targets(kind, scope)` in one transaction.
 
     `now` (aware or naive UTC; default: the current time) is the instant the reports describe
     and the snapshots' `computed_at`. A full refresh (`kind` None) then drops the time reports
     of custom windows nobody asked for within `CUSTOM_SCOPE_RETENTION`. Raises
-    `UnknownKindError` for an unknown kind or scope.
+    `UnknownKindError` for an unknown kind or scope. `rebuild` rebuilds the analytics rollups
+    from the base tables instead of recomputing only what changed (`rollups.py`).
     """
-    return await refresh_targets(targets(kind, scope), now=now, prune=kind is None)
+    return await refresh_targets(targets(kind, scope), now=now, prune=kind is None, rebuild=rebuild)
 
 
 async def refresh_targets(
-    pairs: list[tuple[str, str]], *, now: datetime | None = None, prune: bool = False
+    pairs: list[tuple[str, str]],
+    *,
+    now: datetime | None = None,
+    prune: bool = False,
+    rebuild: bool = False,
 ) -> Refreshed:
     """Computes and stores the snapshots of (kind, scope) `pairs` (see `targets`); with
-    `prune`, also drops the custom-window time reports older than `CUSTOM_SCOPE_RETENTION`."""
+    `prune`, also drops the custom-window time reports older than `CUSTOM_SCOPE_RETENTION`;
+    with `rebuild`, rebuilds the rollups first."""
     moment = now or datetime.now(UTC)
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     naive_now = moment.replace(tzinfo=None)
@@ -140,12 +146,10 @@ async def refresh_targets(
         for setting in REFRESH_SETTINGS:
             await conn.execute_script(setting)
         started = time.perf_counter()
-        others = [kind for kind in kinds if kind != "time"]
-        reports = await queries.compute(conn, others, now=naive_now) if others else {}
-        if "time" in kinds:
-            for setting in TIME_REPORT_SETTINGS:
-                await conn.execute_script(setting)
-            reports |= await queries.compute(conn, ["time"], now=naive_now, windows=spans)
+        rollup_update = await rollups.bring_up_to_date(conn, rebuild=rebuild)
+        reports = await queries.compute(
+            conn, kinds, now=naive_now, windows=spans, rollups_current=True
+        )
         duration_ms = round((time.perf_counter() - started) * 1000)
         data = _snapshot_data(pairs, reports, spans)
         await conn.execute_query(
@@ -167,6 +171,7 @@ async def refresh_targets(
         computed_at=moment,
         duration_ms=duration_ms,
         data=dict(zip(pairs, data, strict=True)),
+        rollup_update=rollup_update,
     )
 
 
