@@ -7,7 +7,6 @@ import io
 import json
 import logging
 import re
-import socket
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -24,13 +23,7 @@ from edge.envelope import ok
 from edge.errors import register_error_handlers
 from edge.metrics import setup_metrics
 from monitoring import metrics
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.harness.in_process import serving
 
 
 class Probe:
@@ -74,17 +67,10 @@ async def probe() -> AsyncIterator[Probe]:
     access_logger = logging.getLogger("zerocancer.edge.access")
     level = access_logger.level
     access_logger.setLevel(logging.INFO)
-    port = free_port()
-    server = await app.create_server(
-        host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False
-    )
-    assert server is not None
-    await server.startup()
-    await server.start_serving()
     try:
-        yield Probe(f"http://127.0.0.1:{port}", app, entered)
+        async with serving(app) as url:
+            yield Probe(url, app, entered)
     finally:
-        await server.close()
         access_logger.setLevel(level)
 
 

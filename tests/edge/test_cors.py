@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,18 +16,12 @@ from edge.app import CORS_METHODS
 from edge.cors import setup_cors
 from edge.envelope import ok
 from edge.errors import NotFound, register_error_handlers
+from tests.harness.in_process import serving
 
 FRONTEND = "http://frontend.test"
 EXPOSED = ("X-Request-ID", "Retry-After")
 #: Headers whose value is a comma-separated set (their order carries no meaning).
 LISTS = {"access-control-allow-methods", "access-control-expose-headers"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def probe_app(name: str, *, ours: bool) -> Sanic[Any, Any]:
@@ -64,25 +57,11 @@ def probe_app(name: str, *, ours: bool) -> Sanic[Any, Any]:
 
 @pytest.fixture(scope="module")
 async def urls() -> AsyncIterator[dict[str, str]]:
-    servers = []
-    urls: dict[str, str] = {}
-    for kind in ("reference", "ours"):
-        app = probe_app(f"cors_{kind}", ours=kind == "ours")
-        port = free_port()
-        server = await app.create_server(
-            host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False
-        )
-        assert server is not None
-        await server.startup()
-        await server.before_start()  # sanic-ext adds its OPTIONS routes and CORS settings here
-        await server.start_serving()
-        servers.append(server)
-        urls[kind] = f"http://127.0.0.1:{port}"
-    try:
-        yield urls
-    finally:
-        for server in servers:
-            await server.close()
+    async with (
+        serving(probe_app("cors_reference", ours=False)) as reference,
+        serving(probe_app("cors_ours", ours=True)) as ours,
+    ):
+        yield {"reference": reference, "ours": ours}
 
 
 def cors_headers(response: httpx.Response) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -18,17 +17,11 @@ from edge.envelope import iso, ok, paginated
 from edge.errors import ApiError, Conflict, NotFound, register_error_handlers
 from edge.services.errors import AlreadyExistsError, RateLimitedError
 from edge.validation import parse_body
+from tests.harness.in_process import serving
 
 
 class Probe(BaseModel):
     count: int
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -74,17 +67,8 @@ async def probe_url() -> AsyncIterator[str]:
     async def sanic_json(request: Request) -> HTTPResponse:
         return ok(request.json)
 
-    port = free_port()
-    server = await app.create_server(
-        host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False
-    )
-    assert server is not None
-    await server.startup()
-    await server.start_serving()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await server.close()
+    async with serving(app) as url:
+        yield url
 
 
 @pytest.fixture
