@@ -62,14 +62,14 @@ def route_label(request: Request) -> str:
 def setup_access_log(app: Sanic[Any, Any]) -> None:
     """Registers the request-id and access-log middleware."""
 
-    async def assign_request_id(request: Request) -> None:
+    def assign_request_id(request: Request) -> None:
         request.ctx.request_id = request_id_for(request)
         request.ctx.started_at = time.perf_counter()
 
     lines = AccessLines(log.name)
     app.ctx.access_lines = lines
 
-    async def write_access_log(request: Request, response: BaseHTTPResponse) -> None:
+    def write_access_log(request: Request, response: BaseHTTPResponse) -> None:
         ctx = request.ctx
         rid = getattr(ctx, "request_id", None) or request_id_for(request)
         response.headers[REQUEST_ID_HEADER] = rid

@@ -5,6 +5,9 @@ Every module of `edge.routes` that defines `bp` (a Sanic Blueprint whose `url_pr
 relative to `/api/v1`) is registered here automatically, so adding a route group needs no edit
 elsewhere. A route module may also define `setup(app)` to register its own listeners or
 middleware (e.g. a LISTEN connection); it is called after its blueprint is registered.
+
+Middleware that never awaits is a plain function: Sanic awaits only what returns an awaitable,
+and a coroutine per middleware per request is a measurable share of a cheap GET.
 """
 
 from __future__ import annotations

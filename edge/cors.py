@@ -53,7 +53,7 @@ def setup_cors(
             return ""
         return ",".join(sorted(allowed_methods.intersection(group.methods)))
 
-    async def add_cors_headers(request: Request, response: BaseHTTPResponse) -> None:
+    def add_cors_headers(request: Request, response: BaseHTTPResponse) -> None:
         request_headers = request.headers
         preflight = request.method == "OPTIONS"
         if preflight and not request_headers.get("access-control-request-method"):

@@ -28,7 +28,7 @@ def nul_in_url(request: Request) -> str | None:
 
 
 def setup_input_guard(app: Sanic[Any, Any]) -> None:
-    async def refuse_nul(request: Request) -> None:
+    def refuse_nul(request: Request) -> None:
         part = nul_in_url(request)
         if part is not None:
             raise ValidationFailed(f"The request {part} contains a NUL character")

@@ -72,10 +72,10 @@ def setup_metrics(app: Sanic[Any, Any]) -> None:
             children[(route, method, status)] = series
         return series
 
-    async def start_timer(request: Request) -> None:
+    def start_timer(request: Request) -> None:
         request.ctx.metrics_started = time.perf_counter()
 
-    async def observe(request: Request, response: BaseHTTPResponse) -> None:
+    def observe(request: Request, response: BaseHTTPResponse) -> None:
         started = getattr(request.ctx, "metrics_started", None)
         route = route_label(request)
         if started is None or route == "/metrics":

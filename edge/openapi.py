@@ -63,7 +63,7 @@ def serve_document_once_built(app: Sanic[Any, Any]) -> None:
     built: list[bytes] = []
     path = app.config.OAS_URL_PREFIX + "/openapi.json"
 
-    async def cached_document(request: Request) -> HTTPResponse | None:
+    def cached_document(request: Request) -> HTTPResponse | None:
         if request.path != path or request.method != "GET":
             return None
         if not built:
