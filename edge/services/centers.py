@@ -17,6 +17,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from actors.contracts.outbox import Requester
+from edge.envelope import iso
 from edge.services import staff_accounts
 from edge.services.accounts import is_expired
 from edge.services.errors import AccessDeniedError, InvalidInputError, NotFoundError
@@ -146,7 +147,8 @@ def center_json(row: Mapping[str, Any]) -> dict[str, Any]:
         "bankAccount": row["bankAccount"] if privileged else None,
         "bankName": row["bankName"] if privileged else None,
         "status": row["status"],
-        "createdAt": row["createdAt"],
+        # Formatted here: through the encoder's `default` each date costs twice as much.
+        "createdAt": iso(row["createdAt"]),
         "services": services,
         "staff": _json_list(row["staff"]) if privileged else [],
     }
