@@ -158,22 +158,31 @@ async def read_snapshot(kind: str, scope: str = "") -> Snapshot | None:
     return Snapshot(data_json=rows[0]["data"], computed_at=computed_at.astimezone(UTC))
 
 
-def refresh_key(kind: str, scope: str, now: datetime) -> str:
-    """One refresh job per kind, scope and minute: a burst of requests waits on the same job."""
-    return f"analytics:refresh:{kind}:{scope}:{now.astimezone(UTC):%Y-%m-%dT%H:%MZ}"
+def refresh_key(kind: str, scope: str, now: datetime, seen: datetime | None = None) -> str:
+    """One refresh job per kind, scope, minute and snapshot seen: a burst of requests waits on
+    the same job. With the snapshot in the key, a request never joins a refresh that finished
+    before that snapshot was stored (it would answer the old snapshot as if refreshed)."""
+    version = f"{seen.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%fZ}" if seen is not None else "none"
+    return f"analytics:refresh:{kind}:{scope}:{now.astimezone(UTC):%Y-%m-%dT%H:%MZ}:{version}"
 
 
 async def request_refresh(
-    kind: str, scope: str, *, requester: Requester, now: datetime | None = None
+    kind: str,
+    scope: str,
+    *,
+    requester: Requester,
+    seen: datetime | None = None,
+    now: datetime | None = None,
 ) -> str:
-    """Enqueues (or joins this minute's) refresh of (kind, scope); returns the job id."""
+    """Enqueues (or joins) the refresh of (kind, scope) for the snapshot `seen` (its
+    `computed_at`, None when there is none); returns the job id."""
     moment = now or datetime.now(UTC)
     async with in_transaction() as conn:
         job = await enqueue(
             RefreshAnalyticsSnapshot(kind=kind, scope=scope),
             using_db=conn,
             requested_by=requester,
-            idempotency_key=refresh_key(kind, scope, moment),
+            idempotency_key=refresh_key(kind, scope, moment, seen),
         )
     return str(job.id)
 
@@ -206,7 +215,8 @@ async def answer(
             retry_after=admission.retry_after or config.retry_after_seconds
         )
     try:
-        job_id = await request_refresh(kind, scope, requester=requester, now=moment)
+        seen = snapshot.computed_at if snapshot is not None else None
+        job_id = await request_refresh(kind, scope, requester=requester, seen=seen, now=moment)
         status = await waiter.wait(job_id, config.wait_seconds)
     except Exception:
         # The refresh is an improvement, not a requirement: whatever broke while asking for it

@@ -18,7 +18,6 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from tortoise.transactions import in_transaction
 
 from edge.services import analytics
 from models.jobs import Job
@@ -242,14 +241,18 @@ def test_time_query_accepts_dates_offsets_and_z() -> None:
         analytics.parse_time_query({"from": "2025-01-01T00:00:00"}, now=now)  # no zone
 
 
-def test_refresh_keys_change_every_minute() -> None:
+def test_refresh_keys_change_every_minute_and_with_the_snapshot_seen() -> None:
     moment = datetime(2025, 6, 15, 12, 0, 59, tzinfo=UTC)
+    seen = datetime(2025, 6, 15, 11, 0, 0, 123000, tzinfo=UTC)
 
-    same = analytics.refresh_key("dashboard", "", moment - timedelta(seconds=30))
-    later = analytics.refresh_key("dashboard", "", moment + timedelta(seconds=1))
+    same = analytics.refresh_key("dashboard", "", moment - timedelta(seconds=30), seen)
+    later = analytics.refresh_key("dashboard", "", moment + timedelta(seconds=1), seen)
+    newer = analytics.refresh_key("dashboard", "", moment, seen + timedelta(milliseconds=1))
 
-    assert same == analytics.refresh_key("dashboard", "", moment)
+    assert same == analytics.refresh_key("dashboard", "", moment, seen)
     assert later != same
+    assert newer != same
+    assert analytics.refresh_key("dashboard", "", moment) != same
 
 
 # -- with a worker ---------------------------------------------------------------------------------
@@ -263,8 +266,7 @@ async def test_with_a_worker_an_old_snapshot_is_refreshed_within_the_deadline(
     rabbitmq_url: str,
     redis_url: str,
 ) -> None:
-    from actors.contracts import enqueue
-    from actors.contracts.messages import RefreshAnalyticsSnapshot
+    from actors.contracts.outbox import Requester
     from tests.actors.runtime import wait_for_job
     from tests.harness.processes import ROOT, Process
 
@@ -282,11 +284,18 @@ async def test_with_a_worker_an_old_snapshot_is_refreshed_within_the_deadline(
     try:
         for process in processes:
             process.start()
-        # Given a worker that has run one refresh (so it is up), and a snapshot made old.
-        async with in_transaction() as connection:
-            job = await enqueue(RefreshAnalyticsSnapshot(kind="dashboard"), using_db=connection)
+        # Given a worker that has run one refresh, asked for as a request asks (so it is up and
+        # a refresh of this minute has finished), and then a snapshot made old: the request
+        # must not take that finished refresh for its own.
+        before = await analytics.read_snapshot("dashboard", "")
+        job_id = await analytics.request_refresh(
+            "dashboard",
+            "",
+            requester=Requester("system"),
+            seen=before.computed_at if before is not None else None,
+        )
         try:
-            await wait_for_job(database_url, job.id, ["succeeded"], seconds=60)
+            await wait_for_job(database_url, job_id, ["succeeded"], seconds=60)
         except AssertionError:
             raise AssertionError("\n".join(p.output()[-3000:] for p in processes)) from None
         await db.execute(
