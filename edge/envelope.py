@@ -54,11 +54,12 @@ def _default(value: Any) -> Any:
 #: The stdlib encoder `dumps` must match byte for byte (and falls back to).
 _STDLIB = json.JSONEncoder(default=_default, ensure_ascii=False, separators=(",", ":"))
 #: ujson writes floats below 1e-4 with a one-digit exponent (`1e-5`) where the stdlib writes
-#: `1e-05`: a negative exponent that ends where a number ends in compact JSON (a delimiter or
-#: the end) sends the value to the stdlib. Inside a string that shape is rare (a match there
-#: only costs the slower encoder); ids like `...3e-4b2c...` do not match. The pattern starts
-#: with literal text on purpose: it runs over whole pages, where `\de-\d` took 0.15-0.25 ms.
-_SHORT_NEGATIVE_EXPONENT = re.compile(r"e-\d+(?:[,}\]]|$)")
+#: `1e-05`: a negative exponent that ends where a number ends (a delimiter or the end, also
+#: with the spaced separators of `edge.logs`) sends the value to the stdlib. Inside a string
+#: that shape is rare (a match there only costs the slower encoder); ids like `...3e-4b2c...`
+#: do not match. The pattern starts with literal text on purpose: it runs over whole pages,
+#: where `\de-\d` took 0.15-0.25 ms.
+SHORT_NEGATIVE_EXPONENT = re.compile(r"e-\d+(?:[,}\]]|$)")
 
 
 def dumps(value: Any, **kwargs: Any) -> str:
@@ -75,7 +76,7 @@ def dumps(value: Any, **kwargs: Any) -> str:
         )
     except Exception:
         return _STDLIB.encode(value)
-    if "e-" in text and _SHORT_NEGATIVE_EXPONENT.search(text):
+    if "e-" in text and SHORT_NEGATIVE_EXPONENT.search(text):
         return _STDLIB.encode(value)
     return text
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import traceback
 from datetime import UTC, datetime
 from typing import Any
 
 import ujson
+
+from edge.envelope import SHORT_NEGATIVE_EXPONENT
 
 #: Attributes every LogRecord has; anything else on a record came from `extra=`.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()) | {
@@ -45,8 +46,6 @@ class JsonFormatter(logging.Formatter):
 _STDLIB = json.JSONEncoder(default=str, ensure_ascii=False)
 #: Value types ujson writes exactly as the stdlib does (floats: see below).
 _PLAIN = frozenset({str, int, float, bool})
-#: ujson writes floats below 1e-4 as `1e-5` where the stdlib writes `1e-05`.
-_SHORT_NEGATIVE_EXPONENT = re.compile(r"\de-\d")
 
 
 def encode_entry(entry: dict[str, Any]) -> str:
@@ -66,7 +65,7 @@ def encode_entry(entry: dict[str, Any]) -> str:
         )
     except Exception:
         return _STDLIB.encode(entry)
-    if "e-" in text and _SHORT_NEGATIVE_EXPONENT.search(text):
+    if "e-" in text and SHORT_NEGATIVE_EXPONENT.search(text):
         return _STDLIB.encode(entry)
     return text
 
