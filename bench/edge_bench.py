@@ -172,7 +172,7 @@ def serve_variant(variant: str, edge_args: list[str]) -> int:
 
     - `no-access-log`: without `edge.access.setup_access_log` (request id + JSON access line);
     - `no-metrics`: without `edge.metrics.setup_metrics` (timing middleware + /metrics);
-    - `no-cors`: sanic-ext's CORS response middleware off (`CORS = False`).
+    - `no-cors`: without `edge.cors.setup_cors` (the CORS response middleware).
     """
     import edge.app
 
@@ -182,13 +182,7 @@ def serve_variant(variant: str, edge_args: list[str]) -> int:
     if "no-metrics" in chosen:
         edge.app.setup_metrics = lambda app: None
     if "no-cors" in chosen:
-        original_configure = edge.app.configure
-
-        def configure_without_cors(app: Any, settings: Any) -> None:
-            original_configure(app, settings)
-            app.config.CORS = False
-
-        edge.app.configure = configure_without_cors
+        edge.app.setup_cors = lambda *args, **kwargs: None
     from edge.__main__ import main as edge_main
 
     return edge_main(edge_args)
